@@ -1,0 +1,10 @@
+"""sdae-plugin: SdAE (Self-distillated Masked Autoencoder) for MMPretrain.
+
+Importing the package registers every module in MMPretrain's registries (``MODELS``, ``HOOKS``,
+``OPTIM_WRAPPER_CONSTRUCTORS``) and the hooks that keep checkpoints loadable under the pinned torch.
+Configs import it with ``custom_imports = dict(imports=['sdae_plugin'], allow_failed_imports=False)``.
+"""
+from .version import __version__
+from . import engine, hooks, models  # noqa: F401  (registration)
+
+__all__ = ['__version__', 'engine', 'hooks', 'models']

@@ -1,0 +1,3 @@
+from .optimizers import SdAEOptimWrapperConstructor
+
+__all__ = ['SdAEOptimWrapperConstructor']

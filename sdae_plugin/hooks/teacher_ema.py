@@ -1,0 +1,158 @@
+"""The EMA that makes SdAE's teacher follow its student, once per epoch by default."""
+import logging
+import math
+from typing import List, Optional, Tuple
+
+import torch
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.runner import EpochBasedTrainLoop
+from mmpretrain.registry import HOOKS
+from torch import nn
+
+INTERVALS = ('epoch', 'iter')
+
+
+def cosine_momentum(step: int, total: int, base: float, final: float) -> float:
+    """DINO's cosine schedule: ``final + (base - final) * (1 + cos(pi * step / total)) / 2``.
+
+    Args:
+        step (int): the 0-based epoch (or iteration) index.
+        total (int): the number of epochs (or iterations) of the run.
+        base (float): the momentum at step 0.
+        final (float): the momentum approached at the end.
+
+    Returns:
+        float: the weight on the old teacher for this step.
+    """
+    return final + 0.5 * (base - final) * (1 + math.cos(math.pi * step / total))
+
+
+def _paired_tensors(teacher: nn.Module, student: nn.Module) -> Tuple[List, List]:
+    """Matching (teacher, student) parameters and buffers, by name; both must have the same keys."""
+    t_state = dict(teacher.named_parameters())
+    t_state.update(teacher.named_buffers())
+    s_state = dict(student.named_parameters())
+    s_state.update(student.named_buffers())
+    if t_state.keys() != s_state.keys():
+        diff = sorted(set(t_state) ^ set(s_state))
+        raise RuntimeError(f'Teacher and student have different parameters/buffers: {diff[:10]}. '
+                           'They must be the same architecture.')
+    return [t_state[k] for k in t_state], [s_state[k] for k in t_state]
+
+
+@HOOKS.register_module()
+class TeacherEMAHook(Hook):
+    """``teacher <- m * teacher + (1 - m) * student`` over parameters and buffers (Eq. (7)).
+
+    ``m`` is the weight on the OLD teacher (SdAE's and DINO's convention; MMEngine's
+    ``ExponentialMovingAverage`` calls ``1 - m`` its momentum). It follows a cosine schedule from
+    ``base_momentum`` to ``final_momentum``:
+
+    - ``interval='epoch'`` (SdAE): one update after each training epoch ``e`` (0-based) of ``E``,
+      with ``m_e = final + (base - final) * (1 + cos(pi * e / E)) / 2``.
+    - ``interval='iter'`` (Fig. 4a's alternative): one update after each iteration ``i`` of ``I``,
+      with the same formula over iterations.
+
+    The student is the model's ``backbone``, the teacher its ``teacher`` (DDP and other wrappers
+    are unwrapped). The hook keeps no state: the schedule depends only on the epoch (or
+    iteration), so resuming continues it where it stopped. Its priority ``'NORMAL'`` runs the
+    epoch-end update before ``CheckpointHook`` (``'VERY_LOW'``), so ``epoch_N.pth`` holds the
+    updated teacher. The momentum of the next update is written to ``model.momentum`` for the log.
+
+    Args:
+        base_momentum (float): ``m`` at the first update, in [0, 1). Defaults to 0.96.
+        final_momentum (float): ``m`` approached at the last update, in [0, 1). Defaults to 0.99.
+        interval (str): ``'epoch'`` or ``'iter'``. Defaults to ``'epoch'``.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self,
+                 base_momentum: float = 0.96,
+                 final_momentum: float = 0.99,
+                 interval: str = 'epoch') -> None:
+        for name, value in (('base_momentum', base_momentum), ('final_momentum', final_momentum)):
+            if not 0 <= value < 1:
+                raise ValueError(f'{name}={value} must be in [0, 1): it is the weight on the old '
+                                 'teacher (0.96 keeps 96 % of the teacher), not MMEngine\'s '
+                                 '1 - m convention.')
+        if interval not in INTERVALS:
+            raise ValueError(f'Unknown interval {interval!r}; choose one of {INTERVALS}.')
+        self.base_momentum = base_momentum
+        self.final_momentum = final_momentum
+        self.interval = interval
+
+    def momentum_at(self, step: int, total: int) -> float:
+        """The weight on the old teacher for update ``step`` of ``total``."""
+        return cosine_momentum(step, total, self.base_momentum, self.final_momentum)
+
+    @staticmethod
+    def _model(runner) -> nn.Module:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        if not isinstance(getattr(model, 'teacher', None), nn.Module):
+            raise RuntimeError(f'TeacherEMAHook needs a model with a `teacher` submodule (such as '
+                               f'SdAE); {type(model).__name__} has none. Remove the hook from '
+                               'custom_hooks or use an SdAE model.')
+        return model
+
+    def before_train(self, runner) -> None:
+        """Check the set-up and publish the momentum of the first update of this run."""
+        model = self._model(runner)
+        _paired_tensors(model.teacher, model.backbone)
+        if self.interval == 'epoch' and not isinstance(runner.train_loop, EpochBasedTrainLoop):
+            raise RuntimeError(f'TeacherEMAHook(interval="epoch") needs an epoch-based train loop, '
+                               f'but the runner uses {type(runner.train_loop).__name__}: use '
+                               'train_cfg=dict(type="EpochBasedTrainLoop", max_epochs=...) or '
+                               'interval="iter".')
+        self._warn_if_teacher_optimized(runner, model)
+        model.momentum = self._current(runner)
+
+    def _current(self, runner) -> float:
+        if self.interval == 'epoch':
+            return self.momentum_at(runner.epoch, runner.max_epochs)
+        return self.momentum_at(runner.iter, runner.max_iters)
+
+    @staticmethod
+    def _warn_if_teacher_optimized(runner, model: nn.Module) -> None:
+        optim_wrapper = getattr(runner, 'optim_wrapper', None)
+        optimizer = getattr(optim_wrapper, 'optimizer', None)
+        if optimizer is None:
+            return
+        teacher_ids = {id(p) for p in model.teacher.parameters()}
+        if any(id(p) in teacher_ids for g in optimizer.param_groups for p in g['params']):
+            print_log('Teacher parameters are in the optimizer (they get no gradients, so they '
+                      'are not changed, but they cost optimizer memory); use '
+                      'optim_wrapper.constructor="SdAEOptimWrapperConstructor" to leave them out.',
+                      logger='current', level=logging.WARNING)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, momentum: float) -> None:
+        """Apply one EMA step to ``model.teacher`` from ``model.backbone``."""
+        teacher, student = _paired_tensors(model.teacher, model.backbone)
+        floats = [(t, s) for t, s in zip(teacher, student) if t.is_floating_point()]
+        others = [(t, s) for t, s in zip(teacher, student) if not t.is_floating_point()]
+        if floats:
+            t_float, s_float = zip(*floats)
+            torch._foreach_lerp_(list(t_float), list(s_float), 1.0 - momentum)
+        for t, s in others:
+            t.copy_(s)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        """Per-iteration mode: update with the momentum of this iteration."""
+        if self.interval != 'iter':
+            return
+        model = self._model(runner)
+        self.update(model, self.momentum_at(runner.iter, runner.max_iters))
+        model.momentum = self.momentum_at(min(runner.iter + 1, runner.max_iters - 1),
+                                          runner.max_iters)
+
+    def after_train_epoch(self, runner) -> None:
+        """Per-epoch mode: update with the momentum of the epoch that just ended."""
+        if self.interval != 'epoch':
+            return
+        model = self._model(runner)
+        self.update(model, self.momentum_at(runner.epoch, runner.max_epochs))
+        model.momentum = self.momentum_at(min(runner.epoch + 1, runner.max_epochs - 1),
+                                          runner.max_epochs)

@@ -1,0 +1,3 @@
+from .sdae import SdAE
+
+__all__ = ['SdAE']

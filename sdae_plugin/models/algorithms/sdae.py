@@ -1,0 +1,146 @@
+"""SdAE: Self-distillated Masked Autoencoder (Chen et al., ECCV 2022)."""
+import copy
+from typing import Dict, List, Optional, Union
+
+import torch
+from mmpretrain.models.selfsup.base import BaseSelfSupervisor
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+from ..backbones.sdae_vit import SdAEViT, gather_tokens
+
+TEACHER_INITS = ('random', 'student')
+
+
+@MODELS.register_module()
+class SdAE(BaseSelfSupervisor):
+    """A ViT student predicts, at masked patches, the features of an EMA teacher.
+
+    One step (all shapes for batch B, N patches, width C, V teacher views of L patches):
+
+    1. ``mask_generator`` draws a :class:`MaskPlan`: the student's visible patches and the
+       teacher's views (3 folds of the masked patches by default).
+    2. The student ``backbone`` encodes the visible patches, ``(B, 1 + N_vis, C)``; the ``neck``
+       (decoder) predicts features for all positions, ``(B, N, C)``.
+    3. The ``teacher`` (same ViT, drop path 0, no gradients) encodes all ``B * V`` views in one
+       batched pass, each view its own sequence with its own cls token, ``(B * V, 1 + L, C)``.
+    4. The ``head`` normalizes the teacher features per patch and applies the cosine loss to the
+       predictions gathered at the same positions.
+
+    The teacher is a plain submodule: it is saved, resumed and broadcast with the model, and it
+    only changes through :class:`~sdae_plugin.hooks.TeacherEMAHook`.
+
+    Args:
+        backbone (dict): config of the student encoder, an :class:`SdAEViT`. The teacher is
+            built from the same config with ``drop_path_rate=0`` and ``drop_rate=0``.
+        neck (dict): config of the decoder, e.g. :class:`SdAENeck`. ``num_patches`` and
+            ``embed_dim`` must match the backbone.
+        head (dict): config of the loss head, :class:`SdAEHead`.
+        mask_generator (dict): config of :class:`MultiFoldMaskGenerator`; ``num_patches`` is
+            filled in from the backbone.
+        teacher_init (str): ``'random'`` (the released code: the teacher starts from its own
+            random initialization, so the targets of epoch 0 come from a random network) or
+            ``'student'`` (the teacher starts as a copy of the student). Defaults to ``'random'``.
+        pretrained (str, optional): checkpoint to initialize the whole model from.
+        data_preprocessor (dict, optional): defaults to ``SelfSupDataPreprocessor``.
+        init_cfg (dict | list[dict], optional): initialization config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: dict,
+                 head: dict,
+                 mask_generator: dict = dict(type='MultiFoldMaskGenerator'),
+                 teacher_init: str = 'random',
+                 pretrained: Optional[str] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
+        if teacher_init not in TEACHER_INITS:
+            raise ValueError(f'Unknown teacher_init {teacher_init!r}; choose one of '
+                             f'{TEACHER_INITS}.')
+        if not isinstance(backbone, dict):
+            raise TypeError('SdAE builds its teacher from the backbone config: pass `backbone` as '
+                            f'a config dict, not {type(backbone).__name__}.')
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            head=head,
+            pretrained=pretrained,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        if not isinstance(self.backbone, SdAEViT):
+            raise TypeError(f'SdAE needs an SdAEViT backbone (it encodes patch subsets), got '
+                            f'{type(self.backbone).__name__}.')
+        num_patches, width = self.backbone.num_patches, self.backbone.embed_dims
+        if getattr(self.neck, 'num_patches', num_patches) != num_patches:
+            raise ValueError(f'neck.num_patches={self.neck.num_patches} but the backbone has '
+                             f'{num_patches} patches (img_size / patch_size squared).')
+        if getattr(self.neck, 'embed_dim', width) != width:
+            raise ValueError(f'neck.embed_dim={self.neck.embed_dim} but the backbone width is '
+                             f'{width}: the decoder must predict features of the teacher width.')
+
+        teacher_cfg = copy.deepcopy(backbone)
+        teacher_cfg.update(drop_path_rate=0., drop_rate=0.)
+        self.teacher = MODELS.build(teacher_cfg).requires_grad_(False)
+        self.teacher_init = teacher_init
+
+        mask_generator = dict(mask_generator)
+        if mask_generator.setdefault('num_patches', num_patches) != num_patches:
+            raise ValueError(f'mask_generator.num_patches={mask_generator["num_patches"]} but '
+                             f'the backbone has {num_patches} patches; leave it unset.')
+        self.mask_generator = MODELS.build(mask_generator)
+        # The EMA weight on the old teacher that the next update uses; set by TeacherEMAHook.
+        self.momentum: Optional[float] = None
+
+    def init_weights(self) -> None:
+        """Initialize student and teacher; with ``teacher_init='student'`` copy the student."""
+        first_time = not self._is_init
+        super().init_weights()
+        if first_time and self.teacher_init == 'student':
+            self.teacher.load_state_dict(self.backbone.state_dict())
+
+    def train(self, mode: bool = True) -> 'SdAE':
+        """Set the training mode; the teacher always stays in eval mode."""
+        super().train(mode)
+        self.teacher.eval()
+        return self
+
+    def loss(self, inputs: Union[torch.Tensor, List[torch.Tensor]],
+             data_samples: Optional[List[DataSample]] = None,
+             **kwargs) -> Dict[str, torch.Tensor]:
+        """One SdAE step's loss and diagnostics.
+
+        Args:
+            inputs (Tensor | list[Tensor]): ``(B, C_in, H, W)`` images (a one-element list, as
+                some pipelines produce, is accepted).
+            data_samples (list[DataSample], optional): unused.
+
+        Returns:
+            dict: ``loss`` (the only key summed for the backward pass), and for the log
+            ``target_std``, ``cosine`` and, once the EMA hook has set it, ``momentum``.
+        """
+        images = self._single_view(inputs)
+        plan = self.mask_generator(images.shape[0], images.device)
+
+        latent = self.backbone.forward_tokens(images, plan.ids_keep[:, None])  # (B, 1+N_vis, C)
+        pred = self.neck(latent, plan.ids_restore)  # (B, N, C)
+        pred = gather_tokens(pred, plan.target_ids).flatten(0, 1)  # (B*V, L_t, C)
+
+        with torch.no_grad():
+            features = self.teacher.forward_tokens(images, plan.view_ids)  # (B*V, 1+L, C)
+            target = self.head.construct_target(features[:, 1:1 + plan.num_targets])
+
+        losses = dict(loss=self.head.loss(pred, target))
+        losses.update(self.head.diagnostics(pred, target))
+        if self.momentum is not None:
+            losses['momentum'] = torch.tensor(self.momentum)
+        return losses
+
+    @staticmethod
+    def _single_view(inputs: Union[torch.Tensor, List[torch.Tensor]]) -> torch.Tensor:
+        if isinstance(inputs, (list, tuple)):
+            if len(inputs) != 1:
+                raise ValueError(f'SdAE takes one view per image, got {len(inputs)}: student and '
+                                 'teacher read the same augmented image.')
+            inputs = inputs[0]
+        return inputs

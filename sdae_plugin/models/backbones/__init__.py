@@ -1,0 +1,3 @@
+from .sdae_vit import SdAEViT, gather_tokens
+
+__all__ = ['SdAEViT', 'gather_tokens']

@@ -1,0 +1,3 @@
+from .sdae_neck import SdAENeck
+
+__all__ = ['SdAENeck']

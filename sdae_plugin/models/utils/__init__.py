@@ -1,0 +1,3 @@
+from .masking import MaskPlan, MultiFoldMaskGenerator
+
+__all__ = ['MaskPlan', 'MultiFoldMaskGenerator']

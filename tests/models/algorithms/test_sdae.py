@@ -1,0 +1,128 @@
+"""SdAE: one step's data flow, the teacher's role, and build-time validation."""
+import pytest
+import torch
+
+from mmpretrain.registry import MODELS
+from sdae_plugin.models.backbones import gather_tokens
+
+
+def images(batch=4):
+    return torch.randn(batch, 1, 32, 32)
+
+
+def test_loss_dict_has_one_loss_and_diagnostics(make_sdae):
+    model = make_sdae()
+    losses = model.loss(images())
+    assert [k for k in losses if 'loss' in k] == ['loss']
+    assert {'target_std', 'cosine'} <= set(losses)
+    assert torch.isfinite(losses['loss'])
+    model.momentum = 0.97
+    assert model.loss(images())['momentum'].item() == pytest.approx(0.97)
+
+
+def test_teacher_gets_no_gradients_and_student_does(make_sdae):
+    model = make_sdae()
+    model.train()
+    model.loss(images())['loss'].backward()
+    assert all(not p.requires_grad and p.grad is None for p in model.teacher.parameters())
+    assert model.backbone.layers[0].attn.qkv.weight.grad is not None
+    assert model.neck.decoder_pred.weight.grad is not None
+    assert not model.teacher.training  # no stochastic layers in the teacher, ever
+
+
+def test_teacher_init_student_copies_and_random_does_not(make_sdae):
+    copy = make_sdae(teacher_init='student')
+    for key, value in copy.backbone.state_dict().items():
+        assert torch.equal(copy.teacher.state_dict()[key], value)
+    rand = make_sdae(teacher_init='random')
+    assert not torch.equal(rand.teacher.layers[0].attn.qkv.weight,
+                           rand.backbone.layers[0].attn.qkv.weight)
+
+
+def drop_probs(module):
+    return [m.drop_prob for m in module.modules() if type(m).__name__ == 'DropPath']
+
+
+def test_teacher_is_student_arch_without_drop_path(make_sdae):
+    model = make_sdae()
+    assert max(drop_probs(model.backbone)) > 0
+    assert set(drop_probs(model.teacher)) <= {0.0}
+    assert model.teacher.state_dict().keys() == model.backbone.state_dict().keys()
+
+
+def test_loss_equals_step_written_out_by_hand(make_sdae):
+    """Recompute the loss from the modules with the same masks, fold by fold, in a loop."""
+    model = make_sdae(teacher_init='student')
+    model.eval()
+    x = images(2)
+    torch.manual_seed(5)
+    got = model.loss(x)['loss']
+    torch.manual_seed(5)
+    plan = model.mask_generator(2, x.device)
+
+    latent = model.backbone.forward_tokens(x, plan.ids_keep[:, None])
+    pred = model.neck(latent, plan.ids_restore)
+    per_view = []
+    for b in range(2):
+        for v in range(plan.view_ids.shape[1]):
+            ids = plan.view_ids[b, v]
+            seq = model.teacher.forward_tokens(x[b:b + 1], ids[None, None])[0, 1:]
+            target = (seq - seq.mean(-1, keepdim=True)) / (seq.var(-1, keepdim=True) + 1e-6).sqrt()
+            p = pred[b, ids]
+            cos = torch.nn.functional.cosine_similarity(p, target, dim=0)  # over the tokens
+            per_view.append(cos)
+    expected = 1 - torch.stack(per_view).mean()
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+def test_forward_tokens_keeps_original_positions(make_sdae):
+    """A patch encoded alone gives the same output wherever it sits in the ids list."""
+    model = make_sdae().eval()
+    x = images(1)
+    ids = torch.tensor([[[5, 9, 40]]])
+    out = model.teacher.forward_tokens(x, ids)[0, 1:]
+    perm = torch.tensor([[[40, 5, 9]]])
+    out_perm = model.teacher.forward_tokens(x, perm)[0, 1:]
+    torch.testing.assert_close(out_perm, out[[2, 0, 1]], atol=1e-5, rtol=0)
+
+
+def test_gather_tokens_shapes():
+    x = torch.arange(2 * 5 * 3).reshape(2, 5, 3)
+    ids = torch.tensor([[[4, 0]], [[1, 1]]])
+    out = gather_tokens(x, ids)
+    assert out.shape == (2, 1, 2, 3)
+    assert torch.equal(out[0, 0, 0], x[0, 4]) and torch.equal(out[1, 0, 1], x[1, 1])
+
+
+def test_extract_feat_is_a_plain_vit(make_sdae):
+    feats = make_sdae().extract_feat(images(2))
+    assert feats[0].shape == (2, 65, 32)  # out_type='raw': cls + 64 patches
+
+
+@pytest.mark.parametrize('mode', ['only_masked', 'full_image', 'teacher_crop'])
+def test_every_teacher_feeding_mode_trains(make_sdae, mode):
+    model = make_sdae(mask_generator=dict(mode=mode))
+    loss = model.loss(images())['loss']
+    loss.backward()
+    assert torch.isfinite(loss)
+
+
+@pytest.mark.parametrize('overrides,error,message', [
+    (dict(teacher_init='ema'), ValueError, "Unknown teacher_init 'ema'"),
+    (dict(neck=dict(num_patches=49)), ValueError, 'neck.num_patches=49 but the backbone has 64'),
+    (dict(neck=dict(embed_dim=64)), ValueError, 'neck.embed_dim=64 but the backbone width is 32'),
+    (dict(mask_generator=dict(num_patches=196)), ValueError,
+     'mask_generator.num_patches=196 but the backbone has 64'),
+    (dict(backbone=dict(img_size=30)), ValueError, 'img_size=30 is not a multiple of'),
+    (dict(mask_generator=dict(num_folds=5)), ValueError, '48 masked patches'),
+])
+def test_build_time_validation(sdae_cfg, overrides, error, message):
+    with pytest.raises(error, match=message):
+        MODELS.build(sdae_cfg(**overrides))
+
+
+def test_backbone_without_forward_tokens_is_rejected(sdae_cfg):
+    cfg = sdae_cfg(backbone=dict(type='MAEViT', arch='deit-tiny', img_size=32, patch_size=4,
+                                 patch_cfg=dict(in_channels=1), drop_path_rate=0.))
+    with pytest.raises(TypeError, match='needs an SdAEViT backbone'):
+        MODELS.build(cfg)

@@ -1,0 +1,91 @@
+"""Train a model from a config: MMPretrain's tools/train.py interface, for sdae-plugin configs.
+
+Example:
+    python tools/train.py configs/sdae_vit-tiny_fashion-mnist_demo.py --work-dir work_dirs/demo
+    python tools/train.py CONFIG --resume                 # resume from the latest checkpoint
+    python tools/train.py CONFIG --resume PATH.pth        # resume from that checkpoint
+    python tools/train.py CONFIG --cfg-options train_cfg.max_epochs=2
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go '
+                        '(default: work_dirs/<config name>)')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help='resume from this checkpoint; without a path, from the latest '
+                        'checkpoint in the work directory')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision (AmpOptimWrapper, dynamic loss scale)')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='do not evaluate during training')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the lr by (actual batch / auto_scale_lr.base_batch_size)')
+    parser.add_argument('--no-pin-memory', action='store_true',
+                        help='disable pin_memory in the dataloaders')
+    parser.add_argument('--no-persistent-workers', action='store_true',
+                        help='disable persistent_workers in the dataloaders')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, key=value (lists as key="[a,b]")')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    # torch.distributed launchers pass --local-rank (torch >= 2) or --local_rank.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Apply the command-line options to the config."""
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume is not None:
+        cfg.resume, cfg.load_from = True, args.resume
+    if args.auto_scale_lr:
+        cfg.auto_scale_lr.enable = True
+
+    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(field) is None:
+            continue
+        loader = ConfigDict(pin_memory=True, persistent_workers=True,
+                            collate_fn=dict(type='default_collate'))
+        loader.update(cfg[field])
+        if args.no_pin_memory:
+            loader.pin_memory = False
+        if args.no_persistent_workers:
+            loader.persistent_workers = False
+        cfg[field] = loader
+
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = merge_args(Config.fromfile(args.config), args)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
