@@ -44,3 +44,27 @@ def test_without_the_hook_mmengine_checkpoints_need_unsafe_loading(make_runner, 
         str(tmp_path / 'epoch_1.pth'))
     with pytest.raises(Exception, match='HistoryBuffer'):
         torch.load(tmp_path / 'epoch_1.pth', weights_only=True)
+
+
+def test_load_from_and_pretrained_init_read_the_checkpoint(make_runner, tmp_path):
+    from mmpretrain.registry import MODELS
+    runner = make_runner(tmp_path / 'a', max_epochs=1)
+    runner.train()
+    path = str(tmp_path / 'a' / 'epoch_1.pth')
+    saved = torch.load(path, weights_only=True)['state_dict']
+
+    # load_from (weights only, no resume) through the Runner
+    fresh = make_runner(tmp_path / 'b', max_epochs=1, load_from=path)
+    fresh.load_or_resume()
+    for key, value in fresh.model.state_dict().items():
+        torch.testing.assert_close(value, saved[key])
+
+    # init_cfg=Pretrained into MMPretrain's plain VisionTransformer, student weights
+    vit = MODELS.build(dict(
+        type='VisionTransformer', arch=dict(embed_dims=32, num_layers=2, num_heads=2,
+                                            feedforward_channels=64),
+        img_size=32, patch_size=4, in_channels=1, out_type='cls_token',
+        init_cfg=dict(type='Pretrained', checkpoint=path, prefix='backbone.')))
+    vit.init_weights()
+    for key, value in vit.state_dict().items():
+        torch.testing.assert_close(value, saved[f'backbone.{key}'])
