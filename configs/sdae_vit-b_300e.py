@@ -48,13 +48,24 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 
 # The teacher follows the student once per epoch, m = 0.96 -> 0.99 (cosine).
 custom_hooks = [
-    dict(type='TeacherEMAHook', base_momentum=0.96, final_momentum=0.99, interval='epoch')
+    dict(type='TeacherEMAHook', base_momentum=0.96, final_momentum=0.99, interval='epoch'),
+    # one warning if the teacher's targets collapse (mean target_std < 0.05)
+    dict(type='CollapseWatchHook', std_threshold=0.05, interval=50)
 ]
 
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3),
+    # crash-safe: temp file + fsync + rename; old checkpoints deleted only after the new one
+    checkpoint=dict(type='AtomicCheckpointHook', interval=10, max_keep_ckpts=3),
     # checkpoints that torch.load(weights_only=True) reads: resume works under torch >= 2.6
-    weights_only_checkpoint=dict(type='WeightsOnlyCheckpointHook'))
+    weights_only_checkpoint=dict(type='WeightsOnlyCheckpointHook'),
+    # re-seeds per epoch/iteration so that --resume is bit-exact
+    exact_resume=dict(type='ExactResumeHook'),
+    # stops at the first NaN/inf loss, never saves NaN weights
+    nan_guard=dict(type='NaNGuardHook'))
+
+# Workers restart every epoch, seeded per epoch and rank, so that --resume is bit-exact.
+train_dataloader = dict(
+    persistent_workers=False, worker_init_fn=dict(type='epoch_seeded_worker_init_fn'))
 
 randomness = dict(seed=0, diff_rank_seed=True)
 

@@ -48,7 +48,9 @@ train_pipeline = [
 train_dataloader = dict(
     batch_size=128,
     num_workers=2,
-    persistent_workers=True,
+    # Workers restart every epoch, seeded per epoch and rank: --resume is then bit-exact.
+    persistent_workers=False,
+    worker_init_fn=dict(type='epoch_seeded_worker_init_fn'),
     drop_last=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
@@ -81,12 +83,18 @@ param_scheduler = [
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 
 custom_hooks = [
-    dict(type='TeacherEMAHook', base_momentum=0.96, final_momentum=0.99, interval='epoch')
+    dict(type='TeacherEMAHook', base_momentum=0.96, final_momentum=0.99, interval='epoch'),
+    dict(type='CollapseWatchHook', std_threshold=0.05, interval=10)
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2),
-    weights_only_checkpoint=dict(type='WeightsOnlyCheckpointHook'))
+    # crash-safe: temp file + fsync + rename; old checkpoints deleted only after the new one
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=2),
+    weights_only_checkpoint=dict(type='WeightsOnlyCheckpointHook'),
+    # re-seeds per epoch/iteration so that --resume is bit-exact
+    exact_resume=dict(type='ExactResumeHook'),
+    # stops at the first NaN/inf loss, never saves NaN weights
+    nan_guard=dict(type='NaNGuardHook'))
 
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0, diff_rank_seed=True)

@@ -21,7 +21,7 @@ def test_there_are_configs():
 def test_config_loads_and_builds(path):
     cfg = Config.fromfile(str(path))
     assert cfg.custom_imports == dict(imports=['sdae_plugin'], allow_failed_imports=False)
-    assert cfg.default_scope == 'mmpretrain'
+    assert cfg.default_scope in ('mmpretrain', 'mmdet', 'mmseg')  # downstream configs too
     if 'model' in cfg and cfg.model.type == 'SdAE':
         assert any(h.type == 'TeacherEMAHook' for h in cfg.custom_hooks)
         assert cfg.optim_wrapper.constructor == 'SdAEOptimWrapperConstructor'

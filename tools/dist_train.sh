@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Distributed training on one or more nodes: tools/dist_train.sh CONFIG GPUS [train.py options]
 # Environment: NNODES, NODE_RANK, PORT, MASTER_ADDR (as MMPretrain's script).
-# On CPU-only machines add --cfg-options env_cfg.dist_cfg.backend=gloo.
+# On machines without GPUs use the gloo backend (the demo config sets it; otherwise add
+# --cfg-options env_cfg.dist_cfg.backend=gloo): tools/train.py then starts the process group
+# itself and wraps the model in a CPU DDP, which MMEngine 0.10.7 alone cannot do.
 set -euo pipefail
 CONFIG=$1
 GPUS=$2

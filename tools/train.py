@@ -80,9 +80,37 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Make `--launcher pytorch` work without GPUs (e.g. tools/dist_train.sh CONFIG 2 on CPU).
+
+    MMEngine 0.10.7 calls ``torch.cuda.set_device`` in its PyTorch launcher and wraps the model
+    in DDP with ``device_ids=[LOCAL_RANK]``; both fail on a machine without CUDA. Here the
+    process group is initialized first (backend ``env_cfg.dist_cfg.backend``, gloo by default),
+    which MMEngine then keeps, and DDP gets ``device_ids=None`` (a CPU module).
+    """
+    import torch
+    import torch.distributed as dist
+    if cfg.launcher != 'pytorch' or torch.cuda.is_available() or dist.is_initialized():
+        return
+    dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}) or {})
+    backend = dist_cfg.pop('backend', 'gloo')
+    if backend != 'gloo':
+        raise ValueError(f'env_cfg.dist_cfg.backend={backend!r} needs GPUs; without CUDA use '
+                         '--cfg-options env_cfg.dist_cfg.backend=gloo.')
+    dist.init_process_group(backend=backend, **dist_cfg)
+    wrapper = ConfigDict(type='MMDistributedDataParallel', broadcast_buffers=False,
+                         find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper.update(cfg.get('model_wrapper_cfg') or {})
+    wrapper.device_ids = None
+    cfg.model_wrapper_cfg = wrapper
+
+
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    from sdae_plugin.engine.config_check import check_custom_imports
+    check_custom_imports(cfg)
+    setup_cpu_distributed(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()
 

@@ -1,3 +1,4 @@
 from .optimizers import SdAEOptimWrapperConstructor
+from .layer_decay import ViTLayerDecayOptimWrapperConstructor
 
-__all__ = ['SdAEOptimWrapperConstructor']
+__all__ = ['SdAEOptimWrapperConstructor', 'ViTLayerDecayOptimWrapperConstructor']

@@ -107,7 +107,26 @@ class TeacherEMAHook(Hook):
                                'train_cfg=dict(type="EpochBasedTrainLoop", max_epochs=...) or '
                                'interval="iter".')
         self._warn_if_teacher_optimized(runner, model)
+        self._check_data(runner)
         model.momentum = self._current(runner)
+
+    @staticmethod
+    def _check_data(runner) -> None:
+        """An epoch without batches would still move the teacher: refuse to start."""
+        loader = runner.train_dataloader
+        try:
+            num_batches = len(loader)
+        except TypeError:  # an iterable-style dataset has no length
+            return
+        if num_batches > 0:
+            return
+        dataset = loader.dataset
+        raise RuntimeError(
+            f'The train dataloader yields no batches: {type(dataset).__name__} has '
+            f'{len(dataset)} samples, batch_size={loader.batch_size}, '
+            f'drop_last={loader.drop_last} (per process). Check the data_root / ann_file / '
+            'split of train_dataloader.dataset, or lower batch_size. Training would otherwise '
+            'run empty epochs in which only the teacher moves.')
 
     def _current(self, runner) -> float:
         if self.interval == 'epoch':
@@ -138,6 +157,38 @@ class TeacherEMAHook(Hook):
             torch._foreach_lerp_(list(t_float), list(s_float), 1.0 - momentum)
         for t, s in others:
             t.copy_(s)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Refuse to resume from a checkpoint without a (matching) teacher.
+
+        MMEngine loads checkpoints with ``strict=False``: a checkpoint without ``teacher.*`` (a
+        student-only or extracted file) would otherwise resume with a freshly initialized
+        teacher, and one with other shapes would only print a warning.
+        """
+        model = self._model(runner)
+        state = checkpoint.get('state_dict', checkpoint)
+        expected = {f'teacher.{k}': v for k, v in model.teacher.state_dict().items()}
+        missing = sorted(k for k in expected if k not in state)
+        wrong = sorted(k for k in expected if k in state
+                       and tuple(state[k].shape) != tuple(expected[k].shape))
+        if not missing and not wrong:
+            return
+        if missing and len(missing) == len(expected):
+            problem = 'has no teacher weights (no `teacher.*` keys)'
+        elif missing:
+            problem = f'lacks {len(missing)} teacher tensors, e.g. {missing[:3]}'
+        else:
+            problem = (f'has teacher tensors of other shapes, e.g. {wrong[0]}: '
+                       f'{tuple(state[wrong[0]].shape)} vs {tuple(expected[wrong[0]].shape)} '
+                       '(a different architecture)')
+        if getattr(runner, '_resume', False):
+            raise RuntimeError(
+                f'Cannot resume SdAE: the checkpoint {problem}. Resuming needs a full SdAE '
+                'checkpoint written by this training (epoch_N.pth), with the same backbone '
+                'architecture; to start a new run from other weights use load_from (or '
+                'init_cfg) instead of --resume.')
+        print_log(f'load_from: the checkpoint {problem}; the teacher keeps its initialization.',
+                  logger='current', level=logging.WARNING)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         """Per-iteration mode: update with the momentum of this iteration."""

@@ -41,6 +41,9 @@ class SdAE(BaseSelfSupervisor):
         teacher_init (str): ``'random'`` (the released code: the teacher starts from its own
             random initialization, so the targets of epoch 0 come from a random network) or
             ``'student'`` (the teacher starts as a copy of the student). Defaults to ``'random'``.
+        teacher (dict, optional): normally left unset. If given, it must be the backbone config
+            (up to ``drop_path_rate``/``drop_rate``): the teacher is an EMA of the student, so a
+            different architecture is an error (``ValueError`` naming the differing keys).
         pretrained (str, optional): checkpoint to initialize the whole model from.
         data_preprocessor (dict, optional): defaults to ``SelfSupDataPreprocessor``.
         init_cfg (dict | list[dict], optional): initialization config.
@@ -52,6 +55,7 @@ class SdAE(BaseSelfSupervisor):
                  head: dict,
                  mask_generator: dict = dict(type='MultiFoldMaskGenerator'),
                  teacher_init: str = 'random',
+                 teacher: Optional[dict] = None,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
@@ -81,6 +85,17 @@ class SdAE(BaseSelfSupervisor):
 
         teacher_cfg = copy.deepcopy(backbone)
         teacher_cfg.update(drop_path_rate=0., drop_rate=0.)
+        if teacher is not None:
+            given = {**dict(teacher), 'drop_path_rate': 0., 'drop_rate': 0.}
+            diff = sorted(k for k in set(given) | set(teacher_cfg)
+                          if given.get(k) != teacher_cfg.get(k))
+            if diff:
+                raise ValueError(
+                    f'teacher differs from the student backbone in {diff} (teacher: '
+                    f'{ {k: given.get(k) for k in diff} }, backbone: '
+                    f'{ {k: teacher_cfg.get(k) for k in diff} }). SdAE\'s teacher is an EMA of '
+                    'the student and must be the same architecture; leave `teacher` unset '
+                    '(it is built from `backbone`).')
         self.teacher = MODELS.build(teacher_cfg).requires_grad_(False)
         self.teacher_init = teacher_init
 

@@ -1,0 +1,175 @@
+"""Bad input gets a clear error, never silent loss: the cases not tested next to their module.
+
+Index of all bad-input cases (issue 6); each is asserted on its message.
+
+| # | case | tested in (tests/...) |
+|---|---|---|
+| 1 | N * mask_ratio not an integer | models/utils/test_masking.py |
+| 2 | masked patches do not split into num_folds | models/utils/test_masking.py, models/algorithms/test_sdae.py |
+| 3 | num_folds < 1, or more folds than masked patches | models/utils/test_masking.py |
+| 4 | crop_ratio outside (0, 1] (1.5 there; 0 and -0.2 here) | models/utils/test_masking.py, here |
+| 5 | image size not divisible by the patch size | models/backbones/test_sdae_vit.py, models/algorithms/test_sdae.py |
+| 6 | teacher arch differs from the student arch | here |
+| 7 | per-epoch EMA under an iteration-based loop | hooks/test_teacher_ema.py |
+| 8 | EMA momentum outside [0, 1) | hooks/test_teacher_ema.py |
+| 9 | resume from a checkpoint without a teacher / with other teacher shapes | here |
+| 10 | extract a backbone from a file that is not a pretraining checkpoint | here |
+| 11 | backbone key mismatch when loading downstream | here |
+| 12 | corrupt / truncated image: fails naming the file (no skipping) | here |
+| 13 | NaN / inf loss; NaN weights at a checkpoint | hooks/test_nan_guard.py |
+| 14 | unknown mask `mode` / unknown `loss_axis` | models/utils/test_masking.py, models/heads/test_sdae_head.py |
+| 15 | empty dataset, or fewer samples than one batch with drop_last | here |
+| 16 | config without `custom_imports` that uses the plugin | here |
+| 17 | resume from a mid-epoch checkpoint under EpochBasedTrainLoop | hooks/test_exact_resume.py |
+| 18 | mask_ratio outside (0, 1); neck/mask-generator sizes that disagree | models/utils/test_masking.py, models/algorithms/test_sdae.py |
+| 19 | CollapseWatchHook threshold / interval out of range | hooks/test_collapse_watch.py |
+"""
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmpretrain.registry import MODELS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize('crop_ratio', [0, -0.2])
+def test_crop_ratio_at_or_below_zero(crop_ratio):
+    from sdae_plugin.models.utils.masking import MultiFoldMaskGenerator
+    with pytest.raises(ValueError, match=r'crop_ratio must be in \(0, 1\], got'):
+        MultiFoldMaskGenerator(num_patches=64, mode='teacher_crop', crop_ratio=crop_ratio)
+
+
+def test_teacher_arch_different_from_student(sdae_cfg):
+    cfg = sdae_cfg()
+    cfg['teacher'] = {**cfg['backbone'],
+                      'arch': dict(embed_dims=64, num_layers=2, num_heads=2,
+                                   feedforward_channels=64)}
+    with pytest.raises(ValueError, match=r"teacher differs from the student backbone in "
+                       r"\['arch'\].*must be the same architecture"):
+        MODELS.build(cfg)
+    same = sdae_cfg()
+    same['teacher'] = {**same['backbone'], 'drop_path_rate': 0.}  # same arch: accepted
+    assert MODELS.build(same).teacher.state_dict().keys() == \
+        MODELS.build(sdae_cfg()).backbone.state_dict().keys()
+
+
+def checkpoint_of_one_epoch(make_runner, tmp_path) -> Path:
+    make_runner(tmp_path / 'src', max_epochs=1).train()
+    return tmp_path / 'src' / 'epoch_1.pth'
+
+
+@pytest.mark.parametrize('edit,message', [
+    ('drop', r'Cannot resume SdAE: the checkpoint has no teacher weights \(no `teacher.\*` '
+             r'keys\).*use load_from'),
+    ('resize', r'Cannot resume SdAE: the checkpoint has teacher tensors of other shapes, e.g. '
+               r'teacher.cls_token: \(1, 1, 48\) vs \(1, 1, 32\)'),
+])
+def test_resume_from_checkpoint_without_matching_teacher(make_runner, tmp_path, edit, message):
+    path = checkpoint_of_one_epoch(make_runner, tmp_path)
+    ckpt = torch.load(path, weights_only=True)
+    if edit == 'drop':
+        ckpt['state_dict'] = {k: v for k, v in ckpt['state_dict'].items()
+                              if not k.startswith('teacher.')}
+    else:
+        ckpt['state_dict']['teacher.cls_token'] = torch.zeros(1, 1, 48)
+    bad = tmp_path / 'bad.pth'
+    torch.save(ckpt, bad)
+    runner = make_runner(tmp_path / 'resume', max_epochs=2, resume=True, load_from=str(bad))
+    with pytest.raises(RuntimeError, match=message):
+        runner.train()
+
+
+def test_extract_backbone_from_a_file_that_is_not_a_pretraining_checkpoint():
+    from sdae_plugin.engine.checkpoint_io import detect_format, extract_backbone
+    with pytest.raises(ValueError, match=r'Unknown checkpoint layout: expected a "state_dict" '
+                       r"\(MMEngine\) or a \"model\".*found keys \['optimizer'\]"):
+        detect_format({'optimizer': {}})
+    detector = {'state_dict': {'neck.fpn.weight': torch.zeros(1), 'roi_head.w': torch.zeros(1)}}
+    with pytest.raises(ValueError, match=r'No "backbone.\*" keys in the checkpoint \(its '
+                       r"prefixes: \['neck.', 'roi_head.'\]\)"):
+        extract_backbone(detector)
+
+
+def test_backbone_key_mismatch_when_loading_downstream(make_sdae):
+    from sdae_plugin.engine.checkpoint_io import BackboneKeyError, check_backbone_state
+    state = {k: v for k, v in make_sdae().backbone.state_dict().items()}
+    downstream = MODELS.build(dict(type='VisionTransformer',
+                                   arch=dict(embed_dims=32, num_layers=3, num_heads=2,
+                                             feedforward_channels=64),
+                                   img_size=32, patch_size=4, in_channels=1))
+    with pytest.raises(BackboneKeyError, match=r'missing \(in the model, not in the '
+                       r'checkpoint\): \d+\n    layers.2.'):
+        check_backbone_state(downstream, state)  # a 3-layer model, a 2-layer checkpoint
+    wide = MODELS.build(dict(type='VisionTransformer',
+                             arch=dict(embed_dims=48, num_layers=2, num_heads=2,
+                                       feedforward_channels=64),
+                             img_size=32, patch_size=4, in_channels=1))
+    with pytest.raises(BackboneKeyError, match=r'shape mismatch: \d+\n    cls_token: '
+                       r'checkpoint \(1, 1, 32\), model \(1, 1, 48\)'):
+        check_backbone_state(wide, state)
+
+
+def test_truncated_image_fails_naming_the_file(tmp_path):
+    """Policy: a corrupt image stops training with its path; nothing is skipped silently.
+    (The configs' pipeline decodes with OpenCV, which refuses truncated JPEGs.)"""
+    import cv2
+    from mmengine.dataset import Compose
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    image = cv2.resize((np.random.default_rng(0).random((8, 8, 3)) * 255).astype(np.uint8),
+                       (64, 64))
+    cv2.imwrite(str(folder / 'good.jpg'), image)
+    data = (folder / 'good.jpg').read_bytes()
+    (folder / 'truncated.jpg').write_bytes(data[:int(len(data) * 0.8)])
+    pipeline = Config.fromfile(str(ROOT / 'configs/sdae_vit-b_300e.py')).train_pipeline
+    from mmpretrain.datasets import CustomDataset
+    ds = CustomDataset(data_root=str(folder), with_label=False, pipeline=pipeline)
+    names = [Path(ds.get_data_info(i)['img_path']).name for i in range(len(ds))]
+    assert ds[names.index('good.jpg')]['inputs'].shape == (3, 224, 224)
+    loader = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=0,
+                                         collate_fn=lambda batch: batch)
+    with pytest.raises(Exception, match=r'failed to load image: .*truncated\.jpg'):
+        next(iter(loader))
+    with pytest.raises(AssertionError, match=r'failed to load image: .*truncated\.jpg'):
+        Compose(pipeline)(dict(img_path=str(folder / 'truncated.jpg')))
+
+
+@pytest.mark.parametrize('length,batch_size,drop_last', [(0, 4, False), (3, 4, True)])
+def test_empty_dataloader_is_an_error(make_runner, tmp_path, length, batch_size, drop_last):
+    runner = make_runner(tmp_path, length=length, batch_size=batch_size)
+    runner._train_dataloader['drop_last'] = drop_last
+    with pytest.raises(RuntimeError, match=rf'The train dataloader yields no batches: '
+                       rf'SyntheticImages has {length} samples, batch_size={batch_size}, '
+                       rf'drop_last={drop_last}'):
+        runner.train()
+
+
+def load_train_tool():
+    spec = importlib.util.spec_from_file_location('sdae_train_tool', ROOT / 'tools/train.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_config_without_custom_imports(tmp_path, monkeypatch):
+    text = (ROOT / 'configs/sdae_vit-tiny_fashion-mnist_demo.py').read_text()
+    assert 'custom_imports' in text
+    cfg_file = tmp_path / 'no_imports.py'
+    cfg_file.write_text('\n'.join(line for line in text.splitlines()
+                                  if not line.startswith('custom_imports')))
+    monkeypatch.setattr(sys, 'argv', ['train.py', str(cfg_file), '--work-dir', str(tmp_path)])
+    with pytest.raises(ValueError, match=r"(?s)uses sdae-plugin modules \[.*'SdAE'.*\] but "
+                       r"does not "
+                       r"import the plugin.*custom_imports = dict\(imports=\['sdae_plugin'\], "
+                       r'allow_failed_imports=False\)'):
+        load_train_tool().main()
+    # the same config with the import passes the check
+    from sdae_plugin.engine.config_check import check_custom_imports
+    demo = ROOT / 'configs/sdae_vit-tiny_fashion-mnist_demo.py'
+    check_custom_imports(Config.fromfile(str(demo)))
