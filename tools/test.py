@@ -51,8 +51,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.amp:
         cfg.test_cfg.fp16 = True
     if cfg.get('test_dataloader') is not None:
-        loader = ConfigDict(pin_memory=not args.no_pin_memory,
-                            collate_fn=dict(type='default_collate'))
+        loader = ConfigDict(pin_memory=not args.no_pin_memory)
+        if cfg.get('default_scope', 'mmpretrain') == 'mmpretrain':  # det/seg keep their collate
+            loader.collate_fn = dict(type='default_collate')
         loader.update(cfg.test_dataloader)
         cfg.test_dataloader = loader
     if args.cfg_options is not None:

@@ -63,11 +63,15 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
 
+    # MMPretrain's batches stack into one tensor; MMDetection/MMSegmentation batches hold images of
+    # different sizes and keep their own (pseudo) collate.
+    stack = cfg.get('default_scope', 'mmpretrain') == 'mmpretrain'
     for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(field) is None:
             continue
-        loader = ConfigDict(pin_memory=True, persistent_workers=True,
-                            collate_fn=dict(type='default_collate'))
+        loader = ConfigDict(pin_memory=True, persistent_workers=True)
+        if stack:
+            loader.collate_fn = dict(type='default_collate')
         loader.update(cfg[field])
         if args.no_pin_memory:
             loader.pin_memory = False
