@@ -1,7 +1,9 @@
 """Time one training step of MAE and of SdAE's teacher feedings (the paper's Table 1), side by side.
 
-In one process, on the same synthetic in-memory batch, for each model: warm-up steps, then N timed
-steps of forward + backward + AdamW step (the same optimizer for every model). Prints a Markdown
+In one process, on the same synthetic in-memory batch, every model is built and warmed up, then the
+timed steps of forward + backward + AdamW step (the same optimizer for every model) go round-robin
+over the models, so that the machine's drift hits them alike (all models stay in memory: ViT-B needs
+about 2.5 GB per row on the CPU; use ``--rows`` to run fewer). Prints a Markdown
 table: median and spread of the step time, peak memory, analytic FLOPs per step, achieved FLOP/s,
 FLOP/s as a fraction of a plain GEMM measured in the same run, the ratio to MAE, and the cost of
 one teacher EMA update (SdAE applies it once per epoch, so it is not part of the step).
@@ -199,35 +201,40 @@ def gemm_flops_per_s(device: str, amp: str) -> float:
     return 2 * size**3 / statistics.median(times)
 
 
-def run_row(row: str, args, images) -> dict:
+def prepare_row(row: str, args, images) -> dict:
+    """Build a row's model and optimizer, run its warm-up steps, and measure the memory it adds."""
     release_memory(args.device)
-    baseline = PeakRSS.now()
-    model = build(row, args.arch, args.img_size).to(args.device)
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), weight_decay=0.05,
-                                  fused=args.fused_adamw or None)
-    step = make_step(model, optimizer, images, args)
-    time_calls(step, args.warmup, args.device)
     cuda = torch.device(args.device).type == 'cuda'
+    before = torch.cuda.memory_allocated() if cuda else PeakRSS.now()
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     with PeakRSS() as rss:
-        times = time_calls(step, args.steps, args.device)
-    peak = torch.cuda.max_memory_allocated() if cuda else rss.peak - baseline
+        model = build(row, args.arch, args.img_size).to(args.device)
+        model.train()
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), weight_decay=0.05,
+                                      fused=args.fused_adamw or None)
+        step = make_step(model, optimizer, images, args)
+        time_calls(step, max(args.warmup, 1), args.device)
+    peak = (torch.cuda.max_memory_allocated() if cuda else rss.peak) - before
+    return dict(row=row, model=model, optimizer=optimizer, step=step, peak_mem_bytes=peak)
+
+
+def finish_row(prepared: dict, times: list, args, images) -> dict:
+    """The row's numbers from its timed steps, plus the EMA update and (optionally) its parts."""
+    model = prepared['model']
     shape, visible, views, view_len = shape_of(model)
     flops = train_step_flops(shape, args.batch, visible, views, view_len)
-    result = dict(row=row, median_s=statistics.median(times), min_s=min(times), max_s=max(times),
-                  times_s=times, peak_mem_bytes=peak, flops=flops,
-                  flops_per_s=flops / statistics.median(times))
+    median = statistics.median(times)
+    result = dict(row=prepared['row'], median_s=median, min_s=min(times), max_s=max(times),
+                  times_s=times, peak_mem_bytes=prepared['peak_mem_bytes'], flops=flops,
+                  flops_per_s=flops / median)
     if hasattr(model, 'teacher'):
         ema = TeacherEMAHook()
         result['ema_update_s'] = statistics.median(
             time_calls(lambda: ema.update(model, 0.99), 3, args.device))
-    if args.profile and row == 'sdae_multi_fold':
-        result['parts_s'] = profile_parts(model, optimizer, images, args)
-    del model, optimizer, step
-    release_memory(args.device)
+    if args.profile and prepared['row'] == 'sdae_multi_fold':
+        result['parts_s'] = profile_parts(model, prepared['optimizer'], images, args)
     return result
 
 
@@ -310,14 +317,26 @@ def main(argv=None) -> dict:
     torch.manual_seed(0)
     images = torch.randn(args.batch, 3, args.img_size, args.img_size, device=args.device)
     gemm = gemm_flops_per_s(args.device, args.amp)
-    results = []
+    # Every row is built first (its memory measured while it alone runs its warm-up steps), then
+    # the timed steps go round-robin over the rows, so that the machine's drift hits all rows alike.
+    # A throw-away step first, so that one-time costs (thread pools, kernel caches) are not counted
+    # in the first row's memory.
+    del prepare_row(args.rows[0], args, images)['model']
+    prepared = []
     for row in args.rows:
-        results.append(run_row(row, args, images))
-        print(f"{row}: {results[-1]['median_s']:.3f} s/step", flush=True)
-    memory = ('GPU: torch.cuda.max_memory_allocated over the timed steps' if
-              torch.device(args.device).type == 'cuda' else
-              'CPU: peak RSS over the timed steps (sampled every 1 ms) minus RSS before the '
-              'model was built (weights, optimizer state and activations)')
+        prepared.append(prepare_row(row, args, images))
+        print(f"{row}: built, +{prepared[-1]['peak_mem_bytes'] / 2**30:.2f} GiB", flush=True)
+    times = {p['row']: [] for p in prepared}
+    for _ in range(args.steps):
+        for p in prepared:
+            times[p['row']] += time_calls(p['step'], 1, args.device)
+    results = [finish_row(p, times[p['row']], args, images) for p in prepared]
+    del prepared
+    memory = ('GPU: peak torch.cuda memory allocated while the row built its model and ran its '
+              'warm-up steps, minus the allocation before (weights, grads, optimizer state, '
+              'activations)' if torch.device(args.device).type == 'cuda' else
+              'CPU: peak RSS (sampled every 1 ms) while the row built its model and ran its '
+              'warm-up steps, minus the RSS before (weights, grads, optimizer state, activations)')
     report = dict(machine=machine(args.device), torch=torch.__version__, args=vars(args),
                   gemm_flops_per_s=gemm, memory=memory, results=results)
     print(f"\n{report['machine']}, torch {torch.__version__}, arch {args.arch}, batch "
