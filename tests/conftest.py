@@ -1,8 +1,10 @@
 """Shared fixtures: tiny but real SdAE models built through the MMPretrain registry."""
 import copy
+import struct
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -102,3 +104,45 @@ def build_runner(work_dir, model=None, max_epochs: int = 2, lr: float = 1e-3, ho
 def make_runner():
     """Factory: ``make_runner(work_dir, **options)`` builds a real Runner on the tiny SdAE."""
     return build_runner
+
+
+def write_fashion_idx(folder, num: int = 48) -> None:
+    """A tiny Fashion-MNIST-format set (idx files, as Debian ships them un-gzipped)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (num, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, num, dtype=np.uint8)
+    for prefix in ('train', 't10k'):
+        (folder / f'{prefix}-images-idx3-ubyte').write_bytes(
+            struct.pack('>IIII', 2051, num, 28, 28) + images.tobytes())
+        (folder / f'{prefix}-labels-idx1-ubyte').write_bytes(
+            struct.pack('>II', 2049, num) + labels.tobytes())
+
+
+def assert_identical(a, b, path: str = 'state') -> None:
+    """Bit-exact equality of nested states (tensors with torch.equal, numbers with ==)."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), path
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for key in a:
+            assert_identical(a[key], b[key], f'{path}.{key}')
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_identical(x, y, f'{path}[{i}]')
+    else:
+        assert a == b, f'{path}: {a!r} != {b!r}'
+
+
+@pytest.fixture
+def fashion_idx():
+    """Factory: ``fashion_idx(folder, num=48)`` writes a tiny Fashion-MNIST idx set there."""
+    return write_fashion_idx
+
+
+@pytest.fixture
+def identical():
+    """``identical(a, b)`` asserts bit-exact equality of nested checkpoint states."""
+    return assert_identical

@@ -35,6 +35,9 @@ def parse_args() -> argparse.Namespace:
                         help='disable persistent_workers in the dataloaders')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, key=value (lists as key="[a,b]")')
+    parser.add_argument('--tensorboard', action='store_true',
+                        help='also log scalars to TensorBoard (event files in '
+                        'WORK_DIR/<timestamp>/vis_data; needs `pip install tensorboard`)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     # torch.distributed launchers pass --local-rank (torch >= 2) or --local_rank.
@@ -79,6 +82,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             loader.persistent_workers = False
         cfg[field] = loader
 
+    if args.tensorboard:
+        from sdae_plugin.visualization import enable_tensorboard
+        enable_tensorboard(cfg)  # keeps the json log; a clear ImportError without tensorboard
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     return cfg

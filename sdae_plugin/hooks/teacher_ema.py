@@ -1,7 +1,7 @@
 """The EMA that makes SdAE's teacher follow its student, once per epoch by default."""
 import logging
 import math
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 import torch
 from mmengine.hooks import Hook

@@ -87,20 +87,6 @@ def final_state(r: Runner) -> dict:
                 momentum=r.model.momentum, epoch=r.epoch, iter=r.iter)
 
 
-def assert_identical(a, b, path='state'):
-    """Bit-exact equality of nested states (tensors with torch.equal, numbers with ==)."""
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), path
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), path
-        for key in a:
-            assert_identical(a[key], b[key], f'{path}.{key}')
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_identical(x, y, f'{path}[{i}]')
-    else:
-        assert a == b, f'{path}: {a!r} != {b!r}'
 
 
 def straight_and_resumed(tmp_path, sdae_cfg, checkpoint: str, **options):
@@ -113,19 +99,19 @@ def straight_and_resumed(tmp_path, sdae_cfg, checkpoint: str, **options):
 
 
 @pytest.mark.parametrize('ema_interval', ['epoch', 'iter'])
-def test_resume_after_epoch_1_is_bit_identical(tmp_path, sdae_cfg, ema_interval):
+def test_resume_after_epoch_1_is_bit_identical(tmp_path, sdae_cfg, ema_interval, identical):
     a, b = straight_and_resumed(tmp_path, sdae_cfg, 'epoch_1.pth', ema_interval=ema_interval)
     assert (a['epoch'], a['iter']) == (3, 6)
     assert any(k.startswith('teacher.') for k in a['model'])
     assert a['optimizer']['state']  # AdamW moments exist and are compared
-    assert_identical(a, b)
+    identical(a, b)
 
 
-def test_resume_with_workers_seeded_per_epoch_is_bit_identical(tmp_path, sdae_cfg):
+def test_resume_with_workers_seeded_per_epoch_is_bit_identical(tmp_path, sdae_cfg, identical):
     """The configs' loader: 2 workers, not persistent, epoch_seeded_worker_init_fn."""
     a, b = straight_and_resumed(tmp_path, sdae_cfg, 'epoch_2.pth', num_workers=2,
                                 worker_init_fn='epoch_seeded_worker_init_fn')
-    assert_identical(a, b)
+    identical(a, b)
 
 
 def test_epoch_seeded_workers_draw_new_streams_each_epoch():
@@ -146,14 +132,14 @@ def test_resume_without_the_hook_diverges(tmp_path, sdae_cfg):
 
 
 @pytest.mark.parametrize('num_workers', [0, 2])
-def test_resume_mid_run_under_iteration_loop_is_bit_identical(tmp_path, sdae_cfg, num_workers):
+def test_resume_mid_run_under_iteration_loop_is_bit_identical(tmp_path, sdae_cfg, num_workers, identical):
     """IterBasedTrainLoop skips the batches already seen, so iter_3.pth (inside the second pass
     over the 2-batch data) resumes exactly: in the main process (0 workers) the hook re-seeds
     before every fetch; workers (not persistent) are re-seeded at every pass."""
     a, b = straight_and_resumed(tmp_path, sdae_cfg, 'iter_3.pth', ema_interval='iter',
                                 loop='iter', ckpt_by_epoch=False, num_workers=num_workers)
     assert a['iter'] == 6
-    assert_identical(a, b)
+    identical(a, b)
 
 
 def test_mid_epoch_checkpoint_under_epoch_loop_is_refused(tmp_path, sdae_cfg):

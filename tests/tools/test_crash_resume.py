@@ -3,13 +3,11 @@ checkpoint survives, training continues from it, and the result is bit-identical
 was never interrupted (student, teacher, optimizer, LR schedule, EMA momentum)."""
 import os
 import signal
-import struct
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -34,17 +32,6 @@ LocalBackend.put = put
 '''
 
 
-def write_idx(folder: Path, num: int = 48) -> None:
-    """A tiny Fashion-MNIST-format set (idx files, as Debian ships them un-gzipped)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (num, 28, 28), dtype=np.uint8)
-    labels = rng.integers(0, 10, num, dtype=np.uint8)
-    for prefix in ('train', 't10k'):
-        (folder / f'{prefix}-images-idx3-ubyte').write_bytes(
-            struct.pack('>IIII', 2051, num, 28, 28) + images.tobytes())
-        (folder / f'{prefix}-labels-idx1-ubyte').write_bytes(
-            struct.pack('>II', 2049, num) + labels.tobytes())
 
 
 def command(work_dir: Path, data: Path, *extra: str) -> list:
@@ -67,25 +54,12 @@ def run(cmd: list) -> subprocess.CompletedProcess:
     return result
 
 
-def assert_identical(a, b, path='ckpt'):
-    if isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), path
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), path
-        for key in a:
-            assert_identical(a[key], b[key], f'{path}.{key}')
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_identical(x, y, f'{path}[{i}]')
-    else:
-        assert a == b, f'{path}: {a!r} != {b!r}'
 
 
 @pytest.mark.slow
-def test_sigkill_during_save_then_resume_auto_is_exact(tmp_path):
+def test_sigkill_during_save_then_resume_auto_is_exact(tmp_path, fashion_idx, identical):
     data = tmp_path / 'fashion_mnist'
-    write_idx(data)
+    fashion_idx(data)
     (tmp_path / 'crash').mkdir()
     (tmp_path / 'crash' / 'sitecustomize.py').write_text(CRASH_MODULE)
     marker = tmp_path / 'writing'
@@ -131,8 +105,8 @@ def test_sigkill_during_save_then_resume_auto_is_exact(tmp_path):
     b = torch.load(work / 'epoch_3.pth', weights_only=True)
     assert any(k.startswith('teacher.') for k in a['state_dict'])
     for key in ('state_dict', 'optimizer', 'param_schedulers'):
-        assert_identical(a[key], b[key], key)
+        identical(a[key], b[key], key)
     for key in ('train/lr', 'train/momentum', 'train/loss'):  # last logged values
         last_a, last_b = (c['message_hub']['log_scalars'][key]['__history_buffer__']
                           ['log_history'][-1] for c in (a, b))
-        assert_identical(last_a, last_b, key)
+        identical(last_a, last_b, key)

@@ -4,12 +4,10 @@ iteration), and --auto-scale-lr scales the LR by the effective batch (2 x 8 = 16
 import json
 import os
 import socket
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -56,17 +54,6 @@ TeacherEMAHook.after_train_epoch = after_train_epoch
 '''
 
 
-def write_idx(folder: Path, num: int = 48) -> None:
-    """A tiny Fashion-MNIST-format set (idx files, as Debian ships them un-gzipped)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (num, 28, 28), dtype=np.uint8)
-    labels = rng.integers(0, 10, num, dtype=np.uint8)
-    for prefix in ('train', 't10k'):
-        (folder / f'{prefix}-images-idx3-ubyte').write_bytes(
-            struct.pack('>IIII', 2051, num, 28, 28) + images.tobytes())
-        (folder / f'{prefix}-labels-idx1-ubyte').write_bytes(
-            struct.pack('>II', 2049, num) + labels.tobytes())
 
 
 def free_port() -> int:
@@ -85,9 +72,9 @@ def teacher_hash(state: dict) -> str:
 
 
 @pytest.mark.slow
-def test_two_process_cpu_training_keeps_ranks_consistent(tmp_path):
+def test_two_process_cpu_training_keeps_ranks_consistent(tmp_path, fashion_idx):
     data, probe, work = tmp_path / 'data', tmp_path / 'probe', tmp_path / 'work'
-    write_idx(data)
+    fashion_idx(data)
     probe.mkdir()
     (tmp_path / 'site').mkdir()
     (tmp_path / 'site' / 'sitecustomize.py').write_text(PROBE)

@@ -1,12 +1,10 @@
 """tools/train.py on the demo config: trains, checkpoints, resumes with teacher and EMA intact."""
 import json
 import math
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -14,17 +12,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / 'configs/sdae_vit-tiny_fashion-mnist_demo.py'
 
 
-def write_idx(folder: Path, num: int = 48) -> None:
-    """A tiny Fashion-MNIST-format set (idx files, as Debian ships them un-gzipped)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (num, 28, 28), dtype=np.uint8)
-    labels = rng.integers(0, 10, num, dtype=np.uint8)
-    for prefix in ('train', 't10k'):
-        (folder / f'{prefix}-images-idx3-ubyte').write_bytes(
-            struct.pack('>IIII', 2051, num, 28, 28) + images.tobytes())
-        (folder / f'{prefix}-labels-idx1-ubyte').write_bytes(
-            struct.pack('>II', 2049, num) + labels.tobytes())
 
 
 def train(work_dir: Path, data: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -55,9 +42,9 @@ def logged(work_dir: Path, key: str) -> list:
 
 
 @pytest.mark.slow
-def test_demo_trains_checkpoints_and_resumes(tmp_path):
+def test_demo_trains_checkpoints_and_resumes(tmp_path, fashion_idx):
     data = tmp_path / 'fashion_mnist'
-    write_idx(data)
+    fashion_idx(data)
     run = tmp_path / 'run'
     train(run, data)
     assert {'epoch_1.pth', 'epoch_2.pth', 'epoch_3.pth'} <= {p.name for p in run.iterdir()}

@@ -1,0 +1,59 @@
+"""Scalars from MMEngine's json logs (``<work_dir>/<timestamp>/vis_data/scalars.json``).
+
+MMEngine's ``LocalVisBackend`` writes one json object per logged iteration (training: the logged
+scalars plus ``epoch``, ``iter`` (the global iteration, from 1) and ``step``; validation: its metrics plus ``step``). Each
+``--resume`` starts a new ``<timestamp>`` folder in the same work directory.
+"""
+import json
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+
+
+def find_scalar_logs(path: str) -> List[Path]:
+    """The json logs of a work directory (one per run, oldest first), or ``[path]`` for a file."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f'{path}: no such log file or work directory')
+    logs = sorted(path.glob('*/vis_data/scalars.json')) or sorted(path.glob('vis_data/scalars.json'))
+    if not logs:
+        raise FileNotFoundError(f'{path} holds no */vis_data/scalars.json (is it an MMEngine '
+                                'work directory with LocalVisBackend on?)')
+    return logs
+
+
+def read_scalars(path: str) -> List[Dict]:
+    """Every json row of a log file, or of all runs of a work directory.
+
+    Rows of a work directory's runs are concatenated oldest first; where a resumed run logs a
+    training step again, its row replaces the earlier one. Malformed lines (a run killed while
+    writing) are skipped.
+    """
+    rows: List[Dict] = []
+    for log in find_scalar_logs(path):
+        for line in log.read_text().splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+    # A resumed run repeats the steps after its checkpoint: keep the latest row per training step.
+    train = {row['iter']: row for row in rows if 'iter' in row}
+    return [train[i] for i in sorted(train)] + [row for row in rows if 'iter' not in row]
+
+
+def series(rows: Sequence[Dict], key: str) -> Tuple[np.ndarray, np.ndarray]:
+    """``(iterations, values)`` of one scalar over the training rows that have it."""
+    points = [(row['iter'], float(row[key])) for row in rows
+              if key in row and 'iter' in row and isinstance(row[key], (int, float))]
+    if not points:
+        return np.zeros(0), np.zeros(0)
+    steps, values = zip(*points)
+    return np.asarray(steps), np.asarray(values)
