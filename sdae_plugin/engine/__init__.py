@@ -1,4 +1,7 @@
-from .optimizers import SdAEOptimWrapperConstructor
+from .cpu_amp import CPUAutocastOptimWrapper
 from .layer_decay import ViTLayerDecayOptimWrapperConstructor
+from .optimizers import SdAEOptimWrapperConstructor
 
-__all__ = ['SdAEOptimWrapperConstructor', 'ViTLayerDecayOptimWrapperConstructor']
+__all__ = [
+    'CPUAutocastOptimWrapper', 'SdAEOptimWrapperConstructor', 'ViTLayerDecayOptimWrapperConstructor'
+]
