@@ -6,13 +6,12 @@
 # lr * 0.001 of its norm per step, which needs MAE's thousands of steps; these runs have hundreds.
 # Backbone: a file from tools/extract_backbone.py:
 #   --cfg-options model.backbone.init_cfg.checkpoint=PATH
-_base_ = 'mmpretrain::_base_/default_runtime.py'
+_base_ = '_base_/fashion_mnist_cls.py'
 custom_imports = dict(imports=['sdae_plugin'], allow_failed_imports=False)
 
 pretrained = 'checkpoints/vit-mini_backbone.pth'
 img_size = 32
 embed_dims = 128
-data_root = 'data/fashion_mnist'
 batch_size = 256
 max_epochs = 3
 train_subset = 8192
@@ -37,39 +36,8 @@ model = dict(
         in_channels=embed_dims,
         loss=dict(type='CrossEntropyLoss'),
         init_cfg=[dict(type='TruncNormal', layer='Linear', std=0.01)]))
-
-data_preprocessor = dict(type='ClsDataPreprocessor', num_classes=10, mean=[72.94], std=[90.02],
-                         to_rgb=False)
-train_pipeline = [
-    dict(type='RandomResizedCrop', scale=img_size, crop_ratio_range=(0.6, 1.0),
-         interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackInputs')
-]
-test_pipeline = [
-    dict(type='Resize', scale=img_size, interpolation='bicubic'),
-    dict(type='PackInputs')
-]
-train_dataloader = dict(
-    batch_size=batch_size,
-    num_workers=2,
-    persistent_workers=False,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='FashionMNIST', data_root=data_root, split='train', download=False,
-                 indices=train_subset, pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=256,
-    num_workers=0,
-    persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='FashionMNIST', data_root=data_root, split='test', test_mode=True,
-                 download=False, indices=None, pipeline=test_pipeline))
-val_evaluator = dict(type='Accuracy', topk=(1, ))
-test_dataloader = val_dataloader
-test_evaluator = val_evaluator
+train_dataloader = dict(batch_size=batch_size,
+                        dataset=dict(indices=train_subset))
 
 optim_wrapper = dict(
     type='OptimWrapper',
