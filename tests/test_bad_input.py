@@ -173,3 +173,19 @@ def test_config_without_custom_imports(tmp_path, monkeypatch):
     from sdae_plugin.engine.config_check import check_custom_imports
     demo = ROOT / 'configs/sdae_vit-tiny_fashion-mnist_demo.py'
     check_custom_imports(Config.fromfile(str(demo)))
+
+
+def test_test_tool_checks_custom_imports_too(tmp_path, monkeypatch):
+    """tools/test.py on a linear-probe config (it uses WeightsOnlyCheckpointHook) with no import."""
+    cfg = Config.fromfile(str(ROOT / 'configs/mini/eval/linear_vit-mini_fashion-mnist.py'))
+    cfg.pop('custom_imports')
+    cfg_file = tmp_path / 'no_imports.py'
+    cfg.dump(str(cfg_file))
+    spec = importlib.util.spec_from_file_location('sdae_test_tool', ROOT / 'tools/test.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    monkeypatch.setattr(sys, 'argv', ['test.py', str(cfg_file), str(tmp_path / 'missing.pth'),
+                                      '--work-dir', str(tmp_path)])
+    with pytest.raises(ValueError, match=r"(?s)\['WeightsOnlyCheckpointHook'\] but does not "
+                       r'import the plugin'):
+        tool.main()
