@@ -51,3 +51,11 @@ def test_analytic_flops_match_torch_flop_counter(row):
     analytic = bench.train_step_flops(shape, 2, visible, views, view_len, attention=False)
     assert analytic == pytest.approx(counter.get_total_flops(), rel=1e-3)
     assert bench.train_step_flops(shape, 2, visible, views, view_len) > analytic
+
+
+def test_default_rows_leave_out_the_bf16_teacher_row_under_autocast():
+    bench = load_benchmark()
+    assert 'sdae_multi_fold_teacher_bf16' in bench.parse_args([]).rows
+    assert bench.parse_args(['--amp', 'bf16']).rows == [
+        r for r in bench.ROWS if r != 'sdae_multi_fold_teacher_bf16']
+    assert bench.parse_args(['--amp', 'bf16', '--rows', 'mae']).rows == ['mae']

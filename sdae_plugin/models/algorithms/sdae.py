@@ -1,4 +1,5 @@
 """SdAE: Self-distillated Masked Autoencoder (Chen et al., ECCV 2022)."""
+import contextlib
 import copy
 from typing import Dict, List, Optional, Union
 
@@ -8,8 +9,10 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ..backbones.sdae_vit import SdAEViT, gather_tokens
+from ..utils.masking import MaskPlan
 
 TEACHER_INITS = ('random', 'student')
+TEACHER_AUTOCAST_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
 @MODELS.register_module()
@@ -20,12 +23,13 @@ class SdAE(BaseSelfSupervisor):
 
     1. ``mask_generator`` draws a :class:`MaskPlan`: the student's visible patches and the
        teacher's views (3 folds of the masked patches by default).
-    2. The student ``backbone`` encodes the visible patches, ``(B, 1 + N_vis, C)``; the ``neck``
+    2. The ``teacher`` (same ViT, drop path 0, no gradients) encodes all ``B * V`` views in one
+       batched pass, each view its own sequence with its own cls token, ``(B * V, 1 + L, C)``;
+       the ``head`` normalizes its features per patch into the targets. The teacher runs first
+       so that its activations are freed before the student's are built (lower peak memory).
+    3. The student ``backbone`` encodes the visible patches, ``(B, 1 + N_vis, C)``; the ``neck``
        (decoder) predicts features for all positions, ``(B, N, C)``.
-    3. The ``teacher`` (same ViT, drop path 0, no gradients) encodes all ``B * V`` views in one
-       batched pass, each view its own sequence with its own cls token, ``(B * V, 1 + L, C)``.
-    4. The ``head`` normalizes the teacher features per patch and applies the cosine loss to the
-       predictions gathered at the same positions.
+    4. The ``head`` applies the cosine loss to the predictions gathered at the target positions.
 
     The teacher is a plain submodule: it is saved, resumed and broadcast with the model, and it
     only changes through :class:`~sdae_plugin.hooks.TeacherEMAHook`.
@@ -41,6 +45,13 @@ class SdAE(BaseSelfSupervisor):
         teacher_init (str): ``'random'`` (the released code: the teacher starts from its own
             random initialization, so the targets of epoch 0 come from a random network) or
             ``'student'`` (the teacher starts as a copy of the student). Defaults to ``'random'``.
+        teacher_autocast (str, optional): run the teacher's forward under autocast in this
+            dtype, ``'bf16'`` or ``'fp16'``, whatever the precision of the student. ``None``
+            (default) follows the surrounding precision: fp32 training gives an fp32 teacher,
+            ``AmpOptimWrapper`` an autocast one. ``'bf16'`` with an fp32 student is the fast mode
+            on CPUs with AMX (the teacher's forward is a third of an fp32 step); the targets are
+            normalized in fp32 either way, and the released code ran its teacher under fp16
+            autocast with everything else.
         teacher (dict, optional): normally left unset. If given, it must be the backbone config
             (up to ``drop_path_rate``/``drop_rate``): the teacher is an EMA of the student, so a
             different architecture is an error (``ValueError`` naming the differing keys).
@@ -55,6 +66,7 @@ class SdAE(BaseSelfSupervisor):
                  head: dict,
                  mask_generator: dict = dict(type='MultiFoldMaskGenerator'),
                  teacher_init: str = 'random',
+                 teacher_autocast: Optional[str] = None,
                  teacher: Optional[dict] = None,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -62,6 +74,9 @@ class SdAE(BaseSelfSupervisor):
         if teacher_init not in TEACHER_INITS:
             raise ValueError(f'Unknown teacher_init {teacher_init!r}; choose one of '
                              f'{TEACHER_INITS}.')
+        if teacher_autocast is not None and teacher_autocast not in TEACHER_AUTOCAST_DTYPES:
+            raise ValueError(f'Unknown teacher_autocast {teacher_autocast!r}; choose one of '
+                             f'{tuple(TEACHER_AUTOCAST_DTYPES)} or None (follow the student).')
         if not isinstance(backbone, dict):
             raise TypeError('SdAE builds its teacher from the backbone config: pass `backbone` as '
                             f'a config dict, not {type(backbone).__name__}.')
@@ -98,6 +113,7 @@ class SdAE(BaseSelfSupervisor):
                     '(it is built from `backbone`).')
         self.teacher = MODELS.build(teacher_cfg).requires_grad_(False)
         self.teacher_init = teacher_init
+        self.teacher_autocast = teacher_autocast
 
         mask_generator = dict(mask_generator)
         if mask_generator.setdefault('num_patches', num_patches) != num_patches:
@@ -136,20 +152,37 @@ class SdAE(BaseSelfSupervisor):
         """
         images = self._single_view(inputs)
         plan = self.mask_generator(images.shape[0], images.device)
+        target = self.teacher_targets(images, plan)  # (B*V, L_t, C)
 
         latent = self.backbone.forward_tokens(images, plan.ids_keep[:, None])  # (B, 1+N_vis, C)
         pred = self.neck(latent, plan.ids_restore)  # (B, N, C)
         pred = gather_tokens(pred, plan.target_ids).flatten(0, 1)  # (B*V, L_t, C)
-
-        with torch.no_grad():
-            features = self.teacher.forward_tokens(images, plan.view_ids)  # (B*V, 1+L, C)
-            target = self.head.construct_target(features[:, 1:1 + plan.num_targets])
 
         losses = dict(loss=self.head.loss(pred, target))
         losses.update(self.head.diagnostics(pred, target))
         if self.momentum is not None:
             losses['momentum'] = torch.tensor(self.momentum)
         return losses
+
+    @torch.no_grad()
+    def teacher_targets(self, images: torch.Tensor, plan: MaskPlan) -> torch.Tensor:
+        """The teacher's normalized features at the target positions of every view.
+
+        Args:
+            images (Tensor): ``(B, C_in, H, W)``.
+            plan (MaskPlan): the step's masks.
+
+        Returns:
+            Tensor: ``(B * V, L_t, C)`` fp32 targets, no autograd graph.
+        """
+        if self.teacher_autocast is None:
+            precision = contextlib.nullcontext()
+        else:
+            precision = torch.autocast(images.device.type,
+                                       dtype=TEACHER_AUTOCAST_DTYPES[self.teacher_autocast])
+        with precision:
+            features = self.teacher.forward_tokens(images, plan.view_ids)  # (B*V, 1+L, C)
+        return self.head.construct_target(features[:, 1:1 + plan.num_targets].float())
 
     @staticmethod
     def _single_view(inputs: Union[torch.Tensor, List[torch.Tensor]]) -> torch.Tensor:

@@ -75,6 +75,22 @@ def test_loss_equals_step_written_out_by_hand(make_sdae):
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
 
 
+def test_teacher_autocast_bf16_gives_fp32_targets_close_to_the_fp32_teacher(make_sdae):
+    """The fast mode (bf16 teacher, fp32 student) changes the targets only by bf16 rounding."""
+    exact, fast = make_sdae(), make_sdae(teacher_autocast='bf16')
+    x = images(2)
+    plan = exact.mask_generator(2, x.device)
+    want = exact.teacher_targets(x, plan)
+    got = fast.teacher_targets(x, plan)
+    assert got.dtype == torch.float32 and not got.requires_grad
+    assert got.shape == want.shape == (2 * 3, 16, 32)
+    cosine = torch.nn.functional.cosine_similarity(got, want, dim=-1)
+    assert cosine.min() > 0.99
+    assert not torch.equal(got, want)  # it did run in bf16
+    fast.loss(x)['loss'].backward()
+    assert fast.backbone.layers[0].attn.qkv.weight.grad.dtype == torch.float32
+
+
 def test_forward_tokens_keeps_original_positions(make_sdae):
     """A patch encoded alone gives the same output wherever it sits in the ids list."""
     model = make_sdae().eval()
@@ -109,6 +125,7 @@ def test_every_teacher_feeding_mode_trains(make_sdae, mode):
 
 @pytest.mark.parametrize('overrides,error,message', [
     (dict(teacher_init='ema'), ValueError, "Unknown teacher_init 'ema'"),
+    (dict(teacher_autocast='fp32'), ValueError, "Unknown teacher_autocast 'fp32'"),
     (dict(neck=dict(num_patches=49)), ValueError, 'neck.num_patches=49 but the backbone has 64'),
     (dict(neck=dict(embed_dim=64)), ValueError, 'neck.embed_dim=64 but the backbone width is 32'),
     (dict(mask_generator=dict(num_patches=196)), ValueError,
