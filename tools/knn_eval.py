@@ -7,7 +7,8 @@ reported. The training split of the data config is the memory bank, its test spl
 Checkpoints: anything :mod:`sdae_plugin.engine.checkpoint_io` reads (this plugin's SdAE and
 MMPretrain's MAE pretraining checkpoints, backbones written by tools/extract_backbone.py, the
 released SdAE checkpoints). ``--random-init CONFIG`` adds the encoder of a pretraining config at
-its initialization (the floor). The number of attention heads is read from the training config
+its initialization (the floor); ``--pixels`` adds the normalized images themselves (the
+no-network reference). The number of attention heads is read from the training config
 that MMEngine stores in its checkpoints; give ``--num-heads`` for files without one.
 
 Examples:
@@ -29,7 +30,8 @@ from mmengine.config import Config, DictAction
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, too
 
 from sdae_plugin.evaluation import (build_encoder, extract_features, knn_top1,  # noqa: E402
-                                    load_encoder_state, model_num_heads, random_encoder_state)
+                                    load_encoder_state, model_num_heads, pixel_features,
+                                    random_encoder_state)
 
 AMP = {'fp32': None, 'bf16': torch.bfloat16}
 
@@ -43,6 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--random-init', metavar='PRETRAIN_CONFIG',
                         help='also evaluate the encoder of this pretraining config at init')
     parser.add_argument('--seed', type=int, default=0, help='seed of --random-init')
+    parser.add_argument('--pixels', action='store_true',
+                        help='also evaluate the normalized pixels as features (no network)')
     parser.add_argument('--teacher', action='store_true', help='use the EMA teacher (SdAE)')
     parser.add_argument('--num-heads', type=int,
                         help='attention heads of the encoder (default: read from the training '
@@ -59,8 +63,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override data config entries, key=value')
     args = parser.parse_args(argv)
-    if not args.checkpoints and not args.random_init:
-        parser.error('give checkpoints and/or --random-init')
+    if not args.checkpoints and not args.random_init and not args.pixels:
+        parser.error('give checkpoints, --random-init and/or --pixels')
     return args
 
 
@@ -100,35 +104,41 @@ def main(argv=None) -> list:
     temperature = args.temperature or knn_cfg.get('temperature', 0.07)
     train_batches, test_batches = build_batches(cfg)
 
-    sources = []
+    def encoder_features(load):
+        def features(batches):
+            return extract_features(build_encoder(*load()), batches, AMP[args.amp])
+        return features
+
+    sources = []  # (name, batches -> ({kind: (N, C)}, labels))
+    if args.pixels:
+        sources.append(('pixels', pixel_features))
     if args.random_init:
         model_cfg = Config.fromfile(args.random_init).model
-        sources.append((f'random-init:{args.random_init}',
-                        lambda: (random_encoder_state(model_cfg, seed=args.seed),
-                                 model_num_heads(model_cfg))))
+        sources.append((f'random-init:{args.random_init}', encoder_features(
+            lambda: (random_encoder_state(model_cfg, seed=args.seed),
+                     model_num_heads(model_cfg)))))
     for path in args.checkpoints:
-        sources.append((path, lambda p=path: load_encoder_state(
-            p, teacher=args.teacher, unsafe=args.unsafe_load, num_heads=args.num_heads)))
+        sources.append((path, encoder_features(lambda p=path: load_encoder_state(
+            p, teacher=args.teacher, unsafe=args.unsafe_load, num_heads=args.num_heads))))
 
     results = []
-    for name, load in sources:
+    for name, features in sources:
         start = time.time()
-        encoder = build_encoder(*load())
-        train_feats, train_labels = extract_features(encoder, train_batches(), AMP[args.amp])
-        test_feats, test_labels = extract_features(encoder, test_batches(), AMP[args.amp])
+        train_feats, train_labels = features(train_batches())
+        test_feats, test_labels = features(test_batches())
         num_classes = int(max(train_labels.max(), test_labels.max())) + 1
         row = dict(checkpoint=name, k=k, temperature=temperature, amp=args.amp,
                    branch='teacher' if args.teacher else 'student',
                    num_train=len(train_labels), num_test=len(test_labels))
-        for kind in ('cls', 'mean'):
+        for kind in train_feats:  # cls and mean-pool for encoders, pixels for --pixels
             row[f'top1_{kind}'] = round(knn_top1(train_feats[kind], train_labels,
                                                  test_feats[kind], test_labels,
                                                  num_classes=num_classes, k=k,
                                                  temperature=temperature), 2)
         row['seconds'] = round(time.time() - start, 1)
+        scores = '  '.join(f'{kind} {row[f"top1_{kind}"]:.2f}' for kind in train_feats)
         print(f'kNN top-1 (k={k}, T={temperature}, {row["num_train"]} train -> '
-              f'{row["num_test"]} test): cls {row["top1_cls"]:.2f}  mean-pool '
-              f'{row["top1_mean"]:.2f}  [{name}]', flush=True)
+              f'{row["num_test"]} test): {scores}  [{name}]', flush=True)
         results.append(row)
     if args.out_json:
         Path(args.out_json).parent.mkdir(parents=True, exist_ok=True)

@@ -4,8 +4,11 @@ For every row (method) and seed: pretrain with ``tools/train.py`` on ``configs/m
 the encoder (``tools/extract_backbone.py``); weighted kNN (``tools/knn_eval.py``, cls token and
 mean-pooled patch tokens; every epoch for the curve rows); linear probe and fine-tuning
 (``tools/train.py`` on ``configs/mini/eval/*``), each evaluated once on the test split after its
-last epoch. A random-init encoder is the floor. Writes ``--out`` (a Markdown report with the
-tables, the machine, the seeds and every command) and a PNG of kNN top-1 vs. epoch next to it.
+last epoch. A random-init encoder is the floor, kNN on the raw pixels the no-network reference.
+Writes ``--out`` (a Markdown report with the tables, the machine, the seeds and every command) and
+a PNG of kNN top-1 vs. epoch next to it. A hand-written reading of the results, kept in
+``<out stem>_reading.md`` next to ``--out`` (``docs/results_mini_reading.md``), is included in the
+report when that file exists.
 
 Every stage's result is stored in ``WORK_DIR/results.json`` as soon as it is done; a rerun with
 the same size options skips finished stages (an interrupted sweep continues where it stopped, and
@@ -319,12 +322,18 @@ class Sweep:
             self.save()
         return out
 
-    def knn(self, key: str, ckpts: List[Path], random_seed: Optional[int] = None) -> List[dict]:
-        """kNN of checkpoints, or (``random_seed``) of the SdAE config's encoder at init."""
+    def knn(self, key: str, ckpts: List[Path], random_seed: Optional[int] = None,
+            pixels: bool = False) -> List[dict]:
+        """kNN of checkpoints, of the SdAE config's encoder at init (``random_seed``), or of the
+        raw pixels (``pixels``)."""
         a = self.args
         json_out = self.work / 'knn' / (key.replace('/', '_') + '.json')
-        source = (['--random-init', ROWS['sdae'][0], '--seed', str(random_seed)]
-                  if random_seed is not None else list(map(self.rel, ckpts)))
+        if pixels:
+            source = ['--pixels']
+        elif random_seed is not None:
+            source = ['--random-init', ROWS['sdae'][0], '--seed', str(random_seed)]
+        else:
+            source = list(map(self.rel, ckpts))
         cmd = [sys.executable, 'tools/knn_eval.py', *source, '--config',
                KNN_CFG, '--amp', a.eval_amp, '--out-json', self.rel(json_out), '--cfg-options',
                f'train_dataloader.dataset.indices={_indices(a.knn_train)}',
@@ -382,6 +391,11 @@ class Sweep:
         return top1
 
     # ------------------------------------------------------------------ the sweep
+    def pixels_top1(self) -> Optional[float]:
+        """kNN top-1 on the normalized pixels: what an encoder must beat to be of use."""
+        rows = self.knn('knn/pixels', [], pixels=True)
+        return rows[0]['top1_pixels'] if rows else None
+
     def sweep(self) -> List[dict]:
         a = self.args
         runs = []
@@ -505,7 +519,7 @@ def plot(runs: List[dict], path: str, floor: Optional[float],
     return True
 
 
-def write_report(sweep: Sweep, runs: List[dict]) -> str:
+def write_report(sweep: Sweep, runs: List[dict], pixels: Optional[float] = None) -> str:
     from mmengine.config import Config
     a = sweep.args
     arch = Config.fromfile(str(ROOT / ROWS['sdae'][0])).vit_arch
@@ -540,6 +554,9 @@ def write_report(sweep: Sweep, runs: List[dict]) -> str:
                      f'{_fmt(wall)} | {_fmt(r.get("knn_cls"))} | {_fmt(r.get("knn_mean"))} | '
                      f'{_fmt(r.get("linear"))} | {_fmt(r.get("ft"))} |')
     lines += ['', '— : not run for this row (see the options below).', '']
+    if pixels is not None:
+        lines += [f'No-network reference: weighted kNN on the normalized 32x32 pixels, the same '
+                  f'memory bank and queries: **{pixels:.2f}**.', '']
     # summary over seeds
     multi = [row for row in dict.fromkeys(r['row'] for r in runs)
              if sum(1 for r in runs if r['row'] == row) > 1]
@@ -594,6 +611,10 @@ def write_report(sweep: Sweep, runs: List[dict]) -> str:
         lines += ['## kNN top-1 vs. pretraining epoch', '', f'![kNN vs epoch]({rel})', '',
                   'Solid: cls token; dotted: mean-pooled patch tokens; epoch 0 and the dashed '
                   'line: the random-init encoder (seed of the first run).', '']
+    reading = Path(a.out).with_name(Path(a.out).stem + '_reading.md')
+    if reading.exists():
+        lines += ['## Reading', '', f'Hand-written, kept in `{reading.name}`; it reads the numbers '
+                  'above as they were when it was written.', '', reading.read_text().strip(), '']
     lines += ['## Commands', '',
               'From the repository root, in this order (`tools/reproduce_mini.py` runs them; '
               'extraction and kNN run in its own process with exactly these arguments). '
@@ -638,13 +659,14 @@ def _run_sweep(args: argparse.Namespace) -> int:
               'or use --amp fp32.', file=sys.stderr)
         return 2
     sweep = Sweep(args)
+    pixels = sweep.pixels_top1()
     runs = sweep.sweep()
     if args.dry_run:
         print(f'# {len(sweep.commands)} commands; outputs: {args.out}, {args.plot}')
         return 0
     floor = next((r for r in runs if r['row'] == 'random'), {})
     plot(runs, args.plot, floor.get('knn_cls'), floor.get('knn_mean'))
-    report = write_report(sweep, runs)
+    report = write_report(sweep, runs, pixels)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(report)
     sweep.log(f'wrote {args.out} and {args.plot}')

@@ -1,6 +1,7 @@
 """Evaluation of pretrained encoders without training: weighted kNN on frozen features."""
 from .knn import (build_encoder, checkpoint_num_heads, extract_features, knn_predict, knn_top1,
-                  load_encoder_state, model_num_heads, random_encoder_state)
+                  load_encoder_state, model_num_heads, pixel_features, random_encoder_state)
 
 __all__ = ['build_encoder', 'checkpoint_num_heads', 'extract_features', 'knn_predict',
-           'knn_top1', 'load_encoder_state', 'model_num_heads', 'random_encoder_state']
+           'knn_top1', 'load_encoder_state', 'model_num_heads', 'pixel_features',
+           'random_encoder_state']

@@ -121,6 +121,23 @@ def extract_features(encoder: nn.Module, batches: Iterable[Tuple[torch.Tensor, t
     return {k: torch.cat(v) for k, v in feats.items()}, torch.cat(labels)
 
 
+def pixel_features(batches: Iterable[Tuple[torch.Tensor, torch.Tensor]]
+                   ) -> Tuple[Dict[str, torch.Tensor], torch.Tensor]:
+    """The normalized images themselves as features: the no-network reference for kNN.
+
+    Args:
+        batches: ``(images, labels)`` pairs, images already normalized, ``(B, C, H, W)``.
+
+    Returns:
+        tuple: ``({'pixels': (N, C * H * W)}, labels (N,))``.
+    """
+    feats, labels = [], []
+    for images, targets in batches:
+        feats.append(images.flatten(1).float())
+        labels.append(targets.reshape(-1).long())
+    return {'pixels': torch.cat(feats)}, torch.cat(labels)
+
+
 @torch.no_grad()
 def knn_predict(train_feats: torch.Tensor, train_labels: torch.Tensor, test_feats: torch.Tensor,
                 num_classes: Optional[int] = None, k: int = 20, temperature: float = 0.07,

@@ -8,7 +8,7 @@ import torch
 
 from sdae_plugin.evaluation import (build_encoder, checkpoint_num_heads, extract_features,
                                     knn_predict, knn_top1, load_encoder_state, model_num_heads,
-                                    random_encoder_state)
+                                    pixel_features, random_encoder_state)
 
 ROOT = Path(__file__).resolve().parents[2]
 KNN_CFG = ROOT / 'configs/mini/eval/knn_fashion-mnist.py'
@@ -114,7 +114,8 @@ def test_random_init_encoder_is_seeded():
 def test_cli_each_image_finds_itself(tmp_path, fashion_idx, make_sdae):
     """The tool end to end on a tiny idx set whose test split is its train split: with k=1 every
     query's nearest neighbour is itself, so top-1 is 100 % for any encoder, but only if features
-    and labels stay paired through data loading, caching and both feature kinds."""
+    and labels stay paired through data loading, caching and every feature kind (cls, mean-pool,
+    and the raw pixels of --pixels)."""
     data = tmp_path / 'fashion'
     fashion_idx(data, num=40)
     model = make_sdae()
@@ -123,13 +124,15 @@ def test_cli_each_image_finds_itself(tmp_path, fashion_idx, make_sdae):
     out = tmp_path / 'knn.json'
     rows = load_tool().main([
         str(ckpt), '--config', str(KNN_CFG), '--random-init', str(MINI_SDAE), '--k', '1',
-        '--num-heads', '2',
+        '--num-heads', '2', '--pixels',
         '--out-json', str(out), '--cfg-options', f'train_dataloader.dataset.data_root={data}',
         f'test_dataloader.dataset.data_root={data}', 'train_dataloader.batch_size=16',
         'test_dataloader.batch_size=7'])
-    assert [r['checkpoint'] for r in rows] == [f'random-init:{MINI_SDAE}', str(ckpt)]
+    assert [r['checkpoint'] for r in rows] == ['pixels', f'random-init:{MINI_SDAE}', str(ckpt)]
     for row in rows:
         assert (row['num_train'], row['num_test'], row['k']) == (40, 40, 1)
+    assert rows[0]['top1_pixels'] == 100.0 and 'top1_cls' not in rows[0]
+    for row in rows[1:]:
         assert row['top1_cls'] == row['top1_mean'] == 100.0
     assert json.loads(out.read_text()) == rows
 
@@ -141,6 +144,13 @@ def test_cli_each_image_finds_itself(tmp_path, fashion_idx, make_sdae):
                              'train_dataloader.dataset.indices=24'])
     assert rows[0]['k'] == 20 and rows[0]['temperature'] == 0.07 and rows[0]['num_train'] == 24
     assert 0.0 <= rows[0]['top1_cls'] <= 100.0
+
+
+def test_pixel_features_are_the_flattened_images():
+    images = torch.randn(3, 1, 4, 4)
+    feats, labels = pixel_features([(images[:2], torch.tensor([1, 2])),
+                                    (images[2:], torch.tensor([[0]]))])
+    assert torch.equal(feats['pixels'], images.flatten(1)) and labels.tolist() == [1, 2, 0]
 
 
 def test_num_heads_from_configs_and_checkpoints():

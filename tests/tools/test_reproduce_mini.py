@@ -119,7 +119,9 @@ def test_dry_run_plans_every_stage(capsys):
     for row, (config, _, _) in tool.ROWS.items():
         if config:
             assert config in out, row
-    assert out.count('tools/knn_eval.py') == len(tool.ROWS) + 2  # sdae and mae have 2 seeds
+    # every row, the second seeds of sdae and mae, and the raw pixels
+    assert out.count('tools/knn_eval.py') == len(tool.ROWS) + 3
+    assert out.count('--pixels') == 1
     assert out.count(tool.FT_CFG) == 5  # random once, sdae and mae twice
     lines = out.splitlines()
     # default precision: bf16 where the encoder is frozen (kNN, linear), fp32 where it trains
@@ -150,8 +152,11 @@ def test_last_metric_and_report_verdicts(tmp_path):
     runs = [run('random', 0, 40.0), run('sdae', 0, 80.0, 70.0), run('sdae', 1, 81.0, 71.0),
             run('mae', 0, 75.0, 72.0), run('mae', 1, 76.0, 72.0),
             run('no-target-norm', 0, 80.7), run('teacher-full-image', 0, 82.0)]
-    report = tool.write_report(sweep, runs)
+    (tmp_path / 'r_reading.md').write_text('At this scale SdAE wins on kNN.\n')
+    report = tool.write_report(sweep, runs, pixels=84.5)
     lines = report.splitlines()
+    assert 'normalized 32x32 pixels, the same memory bank and queries: **84.50**' in report
+    assert '## Reading' in report and 'At this scale SdAE wins on kNN.' in report
 
     def verdict(claim, metric):
         row, = [line for line in lines if line.startswith(f'| {claim} |') and
@@ -190,6 +195,7 @@ def test_smoke_sweep_writes_a_complete_report(tmp_path, fashion_idx):
     assert 'configs/mini/eval/linear_vit-mini_fashion-mnist.py' in report
     assert 'configs/mini/eval/ft_vit-mini_fashion-mnist.py' in report
     assert 'Machine:' in report and 'Seeds:' in report
+    assert 'normalized 32x32 pixels' in report and '## Reading' not in report
 
     png = out.parent / 'results_mini_knn.png'
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and png.stat().st_size > 5000
