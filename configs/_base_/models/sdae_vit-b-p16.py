@@ -17,6 +17,7 @@ model = dict(
         type='MultiFoldMaskGenerator', mask_ratio=0.75, mode='multi_fold',
         num_folds=3),  # 49 visible, 3 folds x 49 for the teacher
     teacher_init='random',  # the released code; 'student' copies the student at start
+    teacher_autocast=None,  # follow the student's precision; 'bf16': bf16 teacher, any student
     init_cfg=[
         dict(type='Xavier', layer='Linear', distribution='uniform'),
         dict(type='Constant', layer='LayerNorm', val=1.0, bias=0.0)
