@@ -70,6 +70,9 @@ ROWS = {
     'loss-features': (f'{MINI}/sdae_vit-mini_loss-features.py',
                       'SdAE, cosine over features (per token)', ''),
     'decoder-8': (f'{MINI}/sdae_vit-mini_decoder-8.py', 'SdAE, decoder depth 8', ''),
+    'ema-paper-count': (f'{MINI}/sdae_vit-mini_ema-paper-count.py',
+                        'SdAE, EMA 0.96->0.99 per iteration (the paper\'s number of updates)',
+                        'investigation'),
 }
 MAIN_ROWS = ('sdae', 'mae')  # these get every seed of --seeds; the others the first seed
 
@@ -82,6 +85,8 @@ CLAIMS = [
     ('target normalization helps', 'sdae', 'no-target-norm', 'Table 5'),
     ('per-epoch EMA beats per-iteration EMA', 'sdae', 'ema-per-iter', 'Fig. 4a'),
     ('every pretraining beats random init', 'sdae', 'random', ''),
+    ('(investigation) a teacher moved as far as in the paper helps', 'ema-paper-count', 'sdae',
+     ''),
 ]
 METRICS = (('knn_cls', 'kNN cls'), ('knn_mean', 'kNN mean'), ('linear', 'linear'),
            ('ft', 'fine-tune'))

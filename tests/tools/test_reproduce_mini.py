@@ -66,6 +66,9 @@ def test_sdae_and_mae_share_vit_data_schedule_and_optimizer():
     ('teacher-init-student', {'model.teacher_init': 'student'}),
     ('loss-features', {'model.head.loss_axis': 'features'}),
     ('decoder-8', {'model.neck.decoder_depth': 8}),
+    ('ema-paper-count', {'custom_hooks': [
+        dict(type='TeacherEMAHook', base_momentum=0.96, final_momentum=0.99, interval='iter'),
+        dict(type='CollapseWatchHook', std_threshold=0.05, interval=10)]}),
     ('ema-per-iter', {'custom_hooks': [
         dict(type='TeacherEMAHook', base_momentum=0.999, final_momentum=0.9999,
              interval='iter'),
