@@ -70,15 +70,18 @@ ROWS = {
     'loss-features': (f'{MINI}/sdae_vit-mini_loss-features.py',
                       'SdAE, cosine over features (per token)', ''),
     'decoder-8': (f'{MINI}/sdae_vit-mini_decoder-8.py', 'SdAE, decoder depth 8', ''),
+    'mae-decoder-8': (f'{MINI}/mae_vit-mini_decoder-8.py', 'MAE, decoder depth 8', 'Table 2'),
     'ema-paper-count': (f'{MINI}/sdae_vit-mini_ema-paper-count.py',
                         'SdAE, EMA 0.96->0.99 per iteration (the paper\'s number of updates)',
                         'investigation'),
 }
-MAIN_ROWS = ('sdae', 'mae')  # these get every seed of --seeds; the others the first seed
+# these get every seed of --seeds; the others the first seed
+MAIN_ROWS = ('sdae', 'mae', 'decoder-8', 'mae-decoder-8')
 
 # The paper's orderings that the report checks: (claim, better row, worse row, reference).
 CLAIMS = [
     ('SdAE beats MAE at equal budget', 'sdae', 'mae', 'Table 2'),
+    ('SdAE beats MAE, both with decoder depth 8', 'decoder-8', 'mae-decoder-8', 'Table 2'),
     ('multi-fold beats a full-image teacher', 'sdae', 'teacher-full-image', 'Table 1'),
     ('multi-fold beats an only-masked teacher', 'sdae', 'teacher-only-masked', 'Table 1'),
     ('multi-fold beats a teacher crop', 'sdae', 'teacher-crop', 'Table 1'),
@@ -108,7 +111,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--rows', nargs='+', default=list(ROWS), choices=list(ROWS),
                         help='rows to run (random is the floor)')
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1],
-                        help='seeds of the SdAE and MAE rows; the other rows use the first')
+                        help='seeds of the main rows (SdAE and MAE, decoder depth 2 and 8); '
+                        'the other rows use the first')
     parser.add_argument('--epochs', type=int, default=6, help='pretraining epochs (>= 2)')
     parser.add_argument('--subset', type=int, default=8192,
                         help='pretraining images (the first N of the train split; 0: all 60k)')
@@ -546,7 +550,8 @@ def write_report(sweep: Sweep, runs: List[dict], pixels: Optional[float] = None)
              f'{a.ft_epochs} epochs on {_count(a.ft_subset, "training")} '
              '(layer decay 0.75, AdamW). Every number is top-1 (%) on the Fashion-MNIST test '
              'split, measured once after the last epoch; no setting was chosen on it.', '',
-             f'**Seeds:** {", ".join(map(str, a.seeds))} for the SdAE and MAE rows, '
+             f'**Seeds:** {", ".join(map(str, a.seeds))} for the main rows '
+             f'({", ".join(f"`{r}`" for r in MAIN_ROWS)}), '
              f'{a.seeds[0]} for the others (the seed of pretraining and of its evaluations).', '']
     # per-run table
     lines += ['## Every run', '',

@@ -57,6 +57,12 @@ def test_sdae_and_mae_share_vit_data_schedule_and_optimizer():
         assert sdae['model']['neck'][key] == mae['model']['neck'][key], key
 
 
+def test_mae_decoder_8_changes_only_the_decoder_depth():
+    base, other = flat(cfg('mae_vit-mini_fashion-mnist.py')), flat(cfg('mae_vit-mini_decoder-8.py'))
+    diff = {k for k in set(base) | set(other) if base.get(k) != other.get(k)}
+    assert diff == {'model.neck.decoder_depth'} and other['model.neck.decoder_depth'] == 8
+
+
 @pytest.mark.parametrize('name,changed', [
     ('teacher-full-image', {'model.mask_generator.mode': 'full_image'}),
     ('teacher-only-masked', {'model.mask_generator.mode': 'only_masked'}),
@@ -122,8 +128,8 @@ def test_dry_run_plans_every_stage(capsys):
     for row, (config, _, _) in tool.ROWS.items():
         if config:
             assert config in out, row
-    # every row, the second seeds of sdae and mae, and the raw pixels
-    assert out.count('tools/knn_eval.py') == len(tool.ROWS) + 3
+    # every row, the second seeds of the main rows, and the raw pixels
+    assert out.count('tools/knn_eval.py') == len(tool.ROWS) + len(tool.MAIN_ROWS) + 1
     assert out.count('--pixels') == 1
     assert out.count(tool.FT_CFG) == 5  # random once, sdae and mae twice
     lines = out.splitlines()
