@@ -492,7 +492,7 @@ def summarize(runs: List[dict], row: str, metric: str):
 
 
 def plot(runs: List[dict], path: str, floor: Optional[float],
-         floor_mean: Optional[float] = None) -> bool:
+         floor_mean: Optional[float] = None, pixels: Optional[float] = None) -> bool:
     curves = [r for r in runs if r.get('curve')]
     if not curves:
         return False
@@ -515,6 +515,8 @@ def plot(runs: List[dict], path: str, floor: Optional[float],
                 label=f'{run["row"]} seed {run["seed"]} (mean-pool)')
     if floor is not None:
         ax.axhline(floor, color='grey', linestyle='--', linewidth=1, label='random init (cls)')
+    if pixels is not None:
+        ax.axhline(pixels, color='black', linestyle='-.', linewidth=1, label='raw pixels')
     ax.set_xlabel('pretraining epoch')
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel('kNN top-1 on the test split (%)')
@@ -620,7 +622,8 @@ def write_report(sweep: Sweep, runs: List[dict], pixels: Optional[float] = None)
         rel = os.path.relpath(Path(a.plot).resolve(), Path(a.out).resolve().parent)
         lines += ['## kNN top-1 vs. pretraining epoch', '', f'![kNN vs epoch]({rel})', '',
                   'Solid: cls token; dotted: mean-pooled patch tokens; epoch 0 and the dashed '
-                  'line: the random-init encoder (seed of the first run).', '']
+                  'line: the random-init encoder (seed of the first run); dash-dotted: kNN on '
+                  'the raw pixels.', '']
     reading = Path(a.out).with_name(Path(a.out).stem + '_reading.md')
     if reading.exists():
         lines += ['## Reading', '', f'Hand-written, kept in `{reading.name}`; it reads the numbers '
@@ -675,7 +678,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
         print(f'# {len(sweep.commands)} commands; outputs: {args.out}, {args.plot}')
         return 0
     floor = next((r for r in runs if r['row'] == 'random'), {})
-    plot(runs, args.plot, floor.get('knn_cls'), floor.get('knn_mean'))
+    plot(runs, args.plot, floor.get('knn_cls'), floor.get('knn_mean'), pixels)
     report = write_report(sweep, runs, pixels)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(report)
