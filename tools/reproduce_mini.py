@@ -24,8 +24,8 @@ other processes share the cores (two OpenMP threads then slow down several-fold)
 Examples:
     python tools/reproduce_mini.py --dry-run             # print every command, run nothing
     python tools/reproduce_mini.py --rows sdae mae       # floor, SdAE and MAE, 2 seeds each
-    python tools/reproduce_mini.py                       # + the 8 ablation rows (estimated
-                                                         #   80-95 min on 2 idle cores)
+    python tools/reproduce_mini.py                       # + ablation and investigation rows
+                                                         #   (89 min of stages on 2 cores)
     python tools/reproduce_mini.py --smoke --data-root /tmp/tiny_fashion --work-dir /tmp/w \
         --out /tmp/results.md                            # CI-sized pipeline check
 """
