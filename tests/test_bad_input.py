@@ -19,10 +19,11 @@ Index of all bad-input cases (issue 6); each is asserted on its message.
 | 13 | NaN / inf loss; NaN weights at a checkpoint | hooks/test_nan_guard.py |
 | 14 | unknown mask `mode` / unknown `loss_axis` | models/utils/test_masking.py, models/heads/test_sdae_head.py |
 | 15 | empty dataset, or fewer samples than one batch with drop_last | here |
-| 16 | config without `custom_imports` that uses the plugin | here |
+| 16 | config without `custom_imports` that uses the plugin (tools/train.py and tools/test.py) | here |
 | 17 | resume from a mid-epoch checkpoint under EpochBasedTrainLoop | hooks/test_exact_resume.py |
 | 18 | mask_ratio outside (0, 1); neck/mask-generator sizes that disagree | models/utils/test_masking.py, models/algorithms/test_sdae.py |
 | 19 | CollapseWatchHook threshold / interval out of range | hooks/test_collapse_watch.py |
+| 20 | unknown `teacher_autocast` dtype | models/algorithms/test_sdae.py |
 """
 import importlib.util
 import sys
