@@ -1,9 +1,7 @@
 """The EMA that makes SdAE's teacher follow its student, once per epoch by default."""
 import logging
 import math
-from typing import List, Tuple
 
-import torch
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
@@ -29,22 +27,9 @@ def cosine_momentum(step: int, total: int, base: float, final: float) -> float:
     return final + 0.5 * (base - final) * (1 + math.cos(math.pi * step / total))
 
 
-def _paired_tensors(teacher: nn.Module, student: nn.Module) -> Tuple[List, List]:
-    """Matching (teacher, student) parameters and buffers, by name; both must have the same keys."""
-    t_state = dict(teacher.named_parameters())
-    t_state.update(teacher.named_buffers())
-    s_state = dict(student.named_parameters())
-    s_state.update(student.named_buffers())
-    if t_state.keys() != s_state.keys():
-        diff = sorted(set(t_state) ^ set(s_state))
-        raise RuntimeError(f'Teacher and student have different parameters/buffers: {diff[:10]}. '
-                           'They must be the same architecture.')
-    return [t_state[k] for k in t_state], [s_state[k] for k in t_state]
-
-
 @HOOKS.register_module()
 class TeacherEMAHook(Hook):
-    """``teacher <- m * teacher + (1 - m) * student`` over parameters and buffers (Eq. (7)).
+    """Schedules SdAE's teacher EMA (Eq. (7)): when it runs and with which momentum ``m``.
 
     ``m`` is the weight on the OLD teacher (SdAE's and DINO's convention; MMEngine's
     ``ExponentialMovingAverage`` calls ``1 - m`` its momentum). It follows a cosine schedule from
@@ -55,11 +40,13 @@ class TeacherEMAHook(Hook):
     - ``interval='iter'`` (Fig. 4a's alternative): one update after each iteration ``i`` of ``I``,
       with the same formula over iterations.
 
-    The student is the model's ``backbone``, the teacher its ``teacher`` (DDP and other wrappers
-    are unwrapped). The hook keeps no state: the schedule depends only on the epoch (or
-    iteration), so resuming continues it where it stopped. Its priority ``'NORMAL'`` runs the
-    epoch-end update before ``CheckpointHook`` (``'VERY_LOW'``), so ``epoch_N.pth`` holds the
-    updated teacher. The momentum of the next update is written to ``model.momentum`` for the log.
+    The update itself is the model's: the hook calls ``model.update_teacher(m)`` (see
+    :meth:`~sdae_plugin.models.SdAE.update_teacher`; DDP and other wrappers are unwrapped). The
+    hook keeps no state: the schedule depends only on the epoch (or iteration), so resuming
+    continues it where it stopped. Its priority ``'NORMAL'`` runs the epoch-end update before
+    ``CheckpointHook`` (``'VERY_LOW'``), so ``epoch_N.pth`` holds the updated teacher. After every
+    iteration the momentum that the next update uses is put into MMEngine's message hub as
+    ``train/momentum``, so the logger prints it beside the loss.
 
     Args:
         base_momentum (float): ``m`` at the first update, in [0, 1). Defaults to 0.96.
@@ -91,16 +78,17 @@ class TeacherEMAHook(Hook):
     @staticmethod
     def _model(runner) -> nn.Module:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        if not isinstance(getattr(model, 'teacher', None), nn.Module):
-            raise RuntimeError(f'TeacherEMAHook needs a model with a `teacher` submodule (such as '
-                               f'SdAE); {type(model).__name__} has none. Remove the hook from '
+        if not isinstance(getattr(model, 'teacher', None), nn.Module) or \
+                not callable(getattr(model, 'update_teacher', None)):
+            raise RuntimeError(f'TeacherEMAHook needs a model with a `teacher` submodule and an '
+                               f'`update_teacher(momentum)` method (such as SdAE); '
+                               f'{type(model).__name__} has none. Remove the hook from '
                                'custom_hooks or use an SdAE model.')
         return model
 
     def before_train(self, runner) -> None:
-        """Check the set-up and publish the momentum of the first update of this run."""
+        """Check the set-up: an SdAE-like model, a matching loop, data to train on."""
         model = self._model(runner)
-        _paired_tensors(model.teacher, model.backbone)
         if self.interval == 'epoch' and not isinstance(runner.train_loop, EpochBasedTrainLoop):
             raise RuntimeError(f'TeacherEMAHook(interval="epoch") needs an epoch-based train loop, '
                                f'but the runner uses {type(runner.train_loop).__name__}: use '
@@ -108,7 +96,6 @@ class TeacherEMAHook(Hook):
                                'interval="iter".')
         self._warn_if_teacher_optimized(runner, model)
         self._check_data(runner)
-        model.momentum = self._current(runner)
 
     @staticmethod
     def _check_data(runner) -> None:
@@ -146,18 +133,6 @@ class TeacherEMAHook(Hook):
                       'optim_wrapper.constructor="SdAEOptimWrapperConstructor" to leave them out.',
                       logger='current', level=logging.WARNING)
 
-    @torch.no_grad()
-    def update(self, model: nn.Module, momentum: float) -> None:
-        """Apply one EMA step to ``model.teacher`` from ``model.backbone``."""
-        teacher, student = _paired_tensors(model.teacher, model.backbone)
-        floats = [(t, s) for t, s in zip(teacher, student) if t.is_floating_point()]
-        others = [(t, s) for t, s in zip(teacher, student) if not t.is_floating_point()]
-        if floats:
-            t_float, s_float = zip(*floats)
-            torch._foreach_lerp_(list(t_float), list(s_float), 1.0 - momentum)
-        for t, s in others:
-            t.copy_(s)
-
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Refuse to resume from a checkpoint without a (matching) teacher.
 
@@ -191,19 +166,13 @@ class TeacherEMAHook(Hook):
                   logger='current', level=logging.WARNING)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        """Per-iteration mode: update with the momentum of this iteration."""
-        if self.interval != 'iter':
-            return
-        model = self._model(runner)
-        self.update(model, self.momentum_at(runner.iter, runner.max_iters))
-        model.momentum = self.momentum_at(min(runner.iter + 1, runner.max_iters - 1),
-                                          runner.max_iters)
+        """Log the momentum of the next update; per-iteration mode: apply this iteration's."""
+        momentum = self._current(runner)
+        if self.interval == 'iter':
+            self._model(runner).update_teacher(momentum)
+        runner.message_hub.update_scalar('train/momentum', momentum)
 
     def after_train_epoch(self, runner) -> None:
         """Per-epoch mode: update with the momentum of the epoch that just ended."""
-        if self.interval != 'epoch':
-            return
-        model = self._model(runner)
-        self.update(model, self.momentum_at(runner.epoch, runner.max_epochs))
-        model.momentum = self.momentum_at(min(runner.epoch + 1, runner.max_epochs - 1),
-                                          runner.max_epochs)
+        if self.interval == 'epoch':
+            self._model(runner).update_teacher(self._current(runner))

@@ -1,4 +1,4 @@
-"""TeacherEMAHook: schedule, closed form after k updates, timing, and its errors."""
+"""TeacherEMAHook: schedule, closed form after k updates, timing, logging, and its errors."""
 import math
 
 import pytest
@@ -16,16 +16,6 @@ def test_cosine_schedule_endpoints_and_midpoint():
     assert cosine_momentum(150, 300, 0.96, 0.99) == pytest.approx(0.975)
     assert cosine_momentum(299, 300, 0.96, 0.99) == pytest.approx(
         0.99 + 0.5 * (0.96 - 0.99) * (1 + math.cos(math.pi * 299 / 300)))
-
-
-def test_update_is_lerp_over_parameters_and_buffers(make_sdae):
-    model = make_sdae()
-    model.teacher.register_buffer('running', torch.zeros(3))
-    model.backbone.register_buffer('running', torch.ones(3))
-    t0, s0 = snapshot(model.teacher), snapshot(model.backbone)
-    TeacherEMAHook().update(model, 0.9)
-    for key, value in model.teacher.state_dict().items():
-        torch.testing.assert_close(value, 0.9 * t0[key] + 0.1 * s0[key])
 
 
 @pytest.mark.parametrize('interval,epochs,iters_per_epoch', [('epoch', 3, 2), ('iter', 2, 2)])
@@ -63,6 +53,28 @@ def test_momentum_is_logged_without_loss_in_its_name(make_runner, tmp_path):
     assert 'train/target_std' in scalars and 'train/cosine' in scalars
 
 
+@pytest.mark.parametrize('interval,expected', [
+    ('epoch', [0.96] * 2 + [0.975] * 2),  # m_e of the update after epoch e, 2 epochs of 2 iters
+    ('iter', [cosine_momentum(i, 4, 0.96, 0.99) for i in range(4)]),
+])
+def test_logged_momentum_is_the_one_the_next_update_uses(make_runner, tmp_path, interval,
+                                                          expected):
+    runner = make_runner(tmp_path, max_epochs=2, hooks=[dict(type='TeacherEMAHook',
+                                                             interval=interval)])
+    runner.train()
+    logged = runner.message_hub.log_scalars['train/momentum'].data[0]
+    assert list(logged) == pytest.approx(expected)
+
+
+def test_the_model_is_not_told_the_momentum(make_runner, tmp_path):
+    """The momentum reaches the log through the message hub only, not the model's outputs."""
+    runner = make_runner(tmp_path, max_epochs=1)
+    runner.train()
+    assert not hasattr(runner.model, 'momentum')
+    outputs = runner.model.loss(torch.zeros(2, 1, 32, 32))
+    assert set(outputs) == {'loss', 'target_std', 'cosine'}
+
+
 @pytest.mark.parametrize('kwargs,message', [
     (dict(base_momentum=1.0), r'base_momentum=1.0 must be in \[0, 1\)'),
     (dict(final_momentum=-0.1), r'final_momentum=-0.1 must be in \[0, 1\)'),
@@ -91,5 +103,5 @@ def test_model_without_teacher_is_an_error(make_runner, tmp_path):
                data_preprocessor=dict(type='SelfSupDataPreprocessor', mean=[0.], std=[1.],
                                       to_rgb=False))
     runner = make_runner(tmp_path, model=mae)
-    with pytest.raises(RuntimeError, match='needs a model with a `teacher` submodule'):
+    with pytest.raises(RuntimeError, match='needs a model with a `teacher` submodule and an'):
         runner.train()

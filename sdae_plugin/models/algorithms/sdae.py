@@ -1,7 +1,7 @@
 """SdAE: Self-distillated Masked Autoencoder (Chen et al., ECCV 2022)."""
 import contextlib
 import copy
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
@@ -10,8 +10,9 @@ from mmpretrain.structures import DataSample
 
 from ..backbones.sdae_vit import SdAEViT, gather_tokens
 from ..utils.masking import MaskPlan
+from ..utils.released_init import init_like_released_teacher
 
-TEACHER_INITS = ('random', 'student')
+TEACHER_INITS = ('random', 'student', 'released')
 TEACHER_AUTOCAST_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
@@ -32,7 +33,8 @@ class SdAE(BaseSelfSupervisor):
     4. The ``head`` applies the cosine loss to the predictions gathered at the target positions.
 
     The teacher is a plain submodule: it is saved, resumed and broadcast with the model, and it
-    only changes through :class:`~sdae_plugin.hooks.TeacherEMAHook`.
+    only changes through :meth:`update_teacher`, which
+    :class:`~sdae_plugin.hooks.TeacherEMAHook` calls once per epoch with the scheduled momentum.
 
     Args:
         backbone (dict): config of the student encoder, an :class:`SdAEViT`. The teacher is
@@ -42,9 +44,13 @@ class SdAE(BaseSelfSupervisor):
         head (dict): config of the loss head, :class:`SdAEHead`.
         mask_generator (dict): config of :class:`MultiFoldMaskGenerator`; ``num_patches`` is
             filled in from the backbone.
-        teacher_init (str): ``'random'`` (the released code: the teacher starts from its own
-            random initialization, so the targets of epoch 0 come from a random network) or
-            ``'student'`` (the teacher starts as a copy of the student). Defaults to ``'random'``.
+        teacher_init (str): how the teacher starts. ``'random'``: its own random
+            initialization, the student's init scheme (MAE's: Xavier Linear, fixed sin-cos
+            positions), so the targets of epoch 0 come from a random network as in the released
+            code. ``'released'``: the released code's exact scheme, timm 0.3.2's (truncated-normal
+            Linear, cls token and position table, default conv patch embedding; see
+            :mod:`~sdae_plugin.models.utils.released_init`). ``'student'``: a copy of the student.
+            Defaults to ``'random'``.
         teacher_autocast (str, optional): run the teacher's forward under autocast in this
             dtype, ``'bf16'`` or ``'fp16'``, whatever the precision of the student. ``None``
             (default) follows the surrounding precision: fp32 training gives an fp32 teacher,
@@ -120,15 +126,15 @@ class SdAE(BaseSelfSupervisor):
             raise ValueError(f'mask_generator.num_patches={mask_generator["num_patches"]} but '
                              f'the backbone has {num_patches} patches; leave it unset.')
         self.mask_generator = MODELS.build(mask_generator)
-        # The EMA weight on the old teacher that the next update uses; set by TeacherEMAHook.
-        self.momentum: Optional[float] = None
 
     def init_weights(self) -> None:
-        """Initialize student and teacher; with ``teacher_init='student'`` copy the student."""
+        """Initialize student and teacher, then start the teacher as ``teacher_init`` says."""
         first_time = not self._is_init
         super().init_weights()
         if first_time and self.teacher_init == 'student':
             self.teacher.load_state_dict(self.backbone.state_dict())
+        elif first_time and self.teacher_init == 'released':
+            init_like_released_teacher(self.teacher)
 
     def train(self, mode: bool = True) -> 'SdAE':
         """Set the training mode; the teacher always stays in eval mode."""
@@ -148,7 +154,7 @@ class SdAE(BaseSelfSupervisor):
 
         Returns:
             dict: ``loss`` (the only key summed for the backward pass), and for the log
-            ``target_std``, ``cosine`` and, once the EMA hook has set it, ``momentum``.
+            ``target_std`` and ``cosine``.
         """
         images = self._single_view(inputs)
         plan = self.mask_generator(images.shape[0], images.device)
@@ -160,9 +166,44 @@ class SdAE(BaseSelfSupervisor):
 
         losses = dict(loss=self.head.loss(pred, target))
         losses.update(self.head.diagnostics(pred, target))
-        if self.momentum is not None:
-            losses['momentum'] = torch.tensor(self.momentum)
         return losses
+
+    @torch.no_grad()
+    def update_teacher(self, momentum: float) -> None:
+        """One EMA step, ``teacher <- m * teacher + (1 - m) * student`` (Eq. (7)).
+
+        ``m`` is the weight on the OLD teacher (SdAE's and DINO's convention). Parameters and
+        floating-point buffers are interpolated in one ``torch._foreach_lerp_`` call; integer
+        buffers (counters) are copied from the student. Every rank of a DDP run holds the same
+        student after the optimizer step and applies the same update, so the teachers stay
+        identical without communication.
+
+        Args:
+            momentum (float): ``m`` in [0, 1].
+
+        Raises:
+            RuntimeError: if teacher and student do not have the same tensors (by name).
+        """
+        teacher, student = self._teacher_student_pairs()
+        floats = [(t, s) for t, s in zip(teacher, student) if t.is_floating_point()]
+        if floats:
+            t_float, s_float = zip(*floats)
+            torch._foreach_lerp_(list(t_float), list(s_float), 1.0 - momentum)
+        for t, s in zip(teacher, student):
+            if not t.is_floating_point():
+                t.copy_(s)
+
+    def _teacher_student_pairs(self) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+        """Matching (teacher, student) parameters and buffers, by name."""
+        t_state = dict(self.teacher.named_parameters())
+        t_state.update(self.teacher.named_buffers())
+        s_state = dict(self.backbone.named_parameters())
+        s_state.update(self.backbone.named_buffers())
+        if t_state.keys() != s_state.keys():
+            diff = sorted(set(t_state) ^ set(s_state))
+            raise RuntimeError(f'Teacher and student have different parameters/buffers: '
+                               f'{diff[:10]}. They must be the same architecture.')
+        return [t_state[k] for k in t_state], [s_state[k] for k in t_state]
 
     @torch.no_grad()
     def teacher_targets(self, images: torch.Tensor, plan: MaskPlan) -> torch.Tensor:

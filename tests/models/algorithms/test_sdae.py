@@ -16,8 +16,30 @@ def test_loss_dict_has_one_loss_and_diagnostics(make_sdae):
     assert [k for k in losses if 'loss' in k] == ['loss']
     assert {'target_std', 'cosine'} <= set(losses)
     assert torch.isfinite(losses['loss'])
-    model.momentum = 0.97
-    assert model.loss(images())['momentum'].item() == pytest.approx(0.97)
+
+
+def test_update_teacher_is_lerp_over_parameters_and_buffers(make_sdae):
+    model = make_sdae()
+    model.teacher.register_buffer('running', torch.zeros(3))
+    model.backbone.register_buffer('running', torch.ones(3))
+    model.teacher.register_buffer('count', torch.tensor(0))
+    model.backbone.register_buffer('count', torch.tensor(7))
+    t0 = {k: v.clone() for k, v in model.teacher.state_dict().items()}
+    s0 = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+    model.update_teacher(0.9)
+    for key, value in model.teacher.state_dict().items():
+        if key == 'count':  # integer buffers are copied, not interpolated
+            assert value.item() == 7
+        else:
+            torch.testing.assert_close(value, 0.9 * t0[key] + 0.1 * s0[key])
+    assert all(torch.equal(v, s0[k]) for k, v in model.backbone.state_dict().items())
+
+
+def test_update_teacher_refuses_a_teacher_of_another_architecture(make_sdae):
+    model = make_sdae()
+    model.teacher.register_buffer('extra', torch.zeros(1))
+    with pytest.raises(RuntimeError, match=r"different parameters/buffers: \['extra'\]"):
+        model.update_teacher(0.9)
 
 
 def test_teacher_gets_no_gradients_and_student_does(make_sdae):
@@ -37,6 +59,25 @@ def test_teacher_init_student_copies_and_random_does_not(make_sdae):
     rand = make_sdae(teacher_init='random')
     assert not torch.equal(rand.teacher.layers[0].attn.qkv.weight,
                            rand.backbone.layers[0].attn.qkv.weight)
+
+
+def test_teacher_init_released_follows_timm_and_leaves_the_student_alone(make_sdae):
+    """timm 0.3.2's init: truncated normal (std 0.02) Linear, cls and positions; not sin-cos."""
+    ours, released = make_sdae(teacher_init='random'), make_sdae(teacher_init='released')
+    for key, value in ours.backbone.state_dict().items():  # same seed, same student
+        assert torch.equal(released.backbone.state_dict()[key], value)
+    teacher = released.teacher
+    weights = torch.cat([m.weight.flatten() for m in teacher.modules()
+                         if isinstance(m, torch.nn.Linear)])
+    assert weights.std().item() == pytest.approx(0.02, rel=0.05)  # cut at +-2: no cut at std .02
+    assert all(torch.count_nonzero(m.bias) == 0 for m in teacher.modules()
+               if isinstance(m, torch.nn.Linear))
+    tables = torch.cat([teacher.pos_embed.flatten(), teacher.cls_token.flatten()])
+    assert tables.std().item() == pytest.approx(0.02, rel=0.1)
+    assert not torch.allclose(teacher.pos_embed, ours.teacher.pos_embed)  # not the sin-cos table
+    conv = teacher.patch_embed.projection.weight  # PyTorch's default: U(-1/sqrt(fan_in), ...)
+    bound = 1 / conv[0].numel()**0.5
+    assert conv.abs().max() <= bound and conv.abs().max() > 0.9 * bound
 
 
 def drop_probs(module):
@@ -115,12 +156,32 @@ def test_extract_feat_is_a_plain_vit(make_sdae):
     assert feats[0].shape == (2, 65, 32)  # out_type='raw': cls + 64 patches
 
 
-@pytest.mark.parametrize('mode', ['only_masked', 'full_image', 'teacher_crop'])
-def test_every_teacher_feeding_mode_trains(make_sdae, mode):
+@pytest.mark.parametrize('mode,views,view_len,targets', [
+    ('multi_fold', 3, 16, 16),   # 48 masked patches in 3 folds
+    ('only_masked', 1, 48, 48),
+    ('full_image', 1, 64, 48),   # all 64 patches, the 48 masked ones are targets
+    ('teacher_crop', 1, 16, 16),  # a third of the masked patches
+])
+def test_every_teacher_feeding_mode_trains(make_sdae, mode, views, view_len, targets):
+    """The teacher sees the mode's views and the loss compares that many targets per view."""
     model = make_sdae(mask_generator=dict(mode=mode))
-    loss = model.loss(images())['loss']
+    seen = {}
+    teacher_forward, head_loss = model.teacher.forward_tokens, model.head.loss
+
+    def spy_teacher(x, ids):
+        seen['teacher_ids'] = tuple(ids.shape)
+        return teacher_forward(x, ids)
+
+    def spy_loss(pred, target):
+        seen['pred'], seen['target'] = tuple(pred.shape), tuple(target.shape)
+        return head_loss(pred, target)
+
+    model.teacher.forward_tokens, model.head.loss = spy_teacher, spy_loss
+    loss = model.loss(images(4))['loss']
     loss.backward()
     assert torch.isfinite(loss)
+    assert seen['teacher_ids'] == (4, views, view_len)
+    assert seen['pred'] == seen['target'] == (4 * views, targets, 32)
 
 
 @pytest.mark.parametrize('overrides,error,message', [
