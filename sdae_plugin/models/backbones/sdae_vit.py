@@ -31,7 +31,10 @@ class SdAEViT(MAEViT):
     (folds) as a separate sequence. Both are :meth:`forward_tokens`: every patch keeps the
     position embedding of its original grid position and each sequence gets its own cls token.
     Called with ``mask=None`` (as ``MAE.extract_feat`` does) it is a plain
-    :class:`~mmpretrain.models.VisionTransformer` on the whole image.
+    :class:`~mmpretrain.models.VisionTransformer` on the whole image. Both paths apply the
+    ViT's dropout after the position embedding (``drop_rate``), as
+    ``VisionTransformer.forward`` does (MMPretrain's ``MAEViT`` skips it on its masked path).
+    ``MAEViT`` takes no ``pre_norm`` argument, so there is no pre-norm to apply.
 
     Args:
         img_size (int | tuple): input size; must be a multiple of ``patch_size``.
@@ -82,7 +85,7 @@ class SdAEViT(MAEViT):
         patches = self.patch_embed(x)[0] + self.pos_embed[:, 1:]  # (B, N, C), original positions
         tokens = gather_tokens(patches, ids).reshape(batch * views, length, -1)
         cls_token = (self.cls_token + self.pos_embed[:, :1]).expand(batch * views, -1, -1)
-        tokens = torch.cat([cls_token, tokens], dim=1)
+        tokens = self.drop_after_pos(torch.cat([cls_token, tokens], dim=1))
         for layer in self.layers:
             tokens = layer(tokens)
         return self.norm1(tokens) if self.final_norm else tokens

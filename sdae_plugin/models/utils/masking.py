@@ -17,7 +17,6 @@ class MaskPlan(NamedTuple):
         ids_keep (Tensor): ``(B, N_vis)`` the student's visible patches.
         ids_restore (Tensor): ``(B, N)`` permutation that puts ``[visible, masked]`` tokens back in
             grid order (what MAE's decoder needs).
-        mask (Tensor): ``(B, N)`` float, 1 where a patch is hidden from the student (MAE's convention).
         view_ids (Tensor): ``(B, V, L)`` the teacher's views: view ``v`` of sample ``b`` is the
             sequence of patches ``view_ids[b, v]``, fed to the teacher as its own sequence.
         num_targets (int): the first ``num_targets`` tokens of every view are loss targets
@@ -25,7 +24,6 @@ class MaskPlan(NamedTuple):
     """
     ids_keep: torch.Tensor
     ids_restore: torch.Tensor
-    mask: torch.Tensor
     view_ids: torch.Tensor
     num_targets: int
 
@@ -147,11 +145,6 @@ class MultiFoldMaskGenerator:
             self.num_views, self.view_len = 1, num_patches
         self.num_targets = self.num_masked if mode == 'full_image' else self.view_len
 
-    @property
-    def num_target_patches(self) -> int:
-        """How many masked patches per sample receive a teacher target."""
-        return self.num_views * self.num_targets
-
     def __call__(self, batch_size: int, device: torch.device) -> MaskPlan:
         """Draw one plan for a batch.
 
@@ -167,7 +160,6 @@ class MultiFoldMaskGenerator:
         ids_restore = ids_shuffle.argsort(dim=1)
         ids_keep = ids_shuffle[:, :self.num_visible]
         ids_masked = ids_shuffle[:, self.num_visible:]  # random order: slices are random subsets
-        mask = (ids_restore >= self.num_visible).float()
 
         if self.mode == 'full_image':
             # Masked patches first, so the targets are a prefix of the view. Attention is
@@ -177,7 +169,7 @@ class MultiFoldMaskGenerator:
         else:
             used = self.num_views * self.view_len
             view_ids = ids_masked[:, :used].reshape(batch_size, self.num_views, self.view_len)
-        return MaskPlan(ids_keep, ids_restore, mask, view_ids, self.num_targets)
+        return MaskPlan(ids_keep, ids_restore, view_ids, self.num_targets)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(num_patches={self.num_patches}, '
