@@ -1,0 +1,91 @@
+"""The models the benchmark compares: MAE and SdAE's teacher feedings (the paper's Table 1)."""
+from pathlib import Path
+from typing import Tuple
+
+import mmpretrain
+import torch
+from mmengine.config import Config
+from mmpretrain.registry import MODELS
+
+from .flops import ViTShape
+
+ARCHS = {  # our name -> (MMPretrain arch name, width)
+    'tiny': ('deit-tiny', 192),
+    'small': ('deit-small', 384),
+    'base': ('b', 768),
+    'large': ('l', 1024),
+}
+# name -> (model, overrides): the rows of the paper's Table 1 plus a 2-block-decoder SdAE
+ROWS = {
+    'mae': ('mae', {}),
+    'sdae_full_image': ('sdae', dict(mask_generator=dict(mode='full_image'))),
+    'sdae_only_masked': ('sdae', dict(mask_generator=dict(mode='only_masked'))),
+    'sdae_teacher_crop': ('sdae', dict(mask_generator=dict(mode='teacher_crop',
+                                                           crop_ratio=1 / 3))),
+    'sdae_multi_fold': ('sdae', dict(mask_generator=dict(mode='multi_fold', num_folds=3))),
+    'sdae_lite': ('sdae', dict(mask_generator=dict(mode='multi_fold', num_folds=3),
+                               neck=dict(decoder_depth=2))),
+    # an fp32 student with its teacher under bf16 autocast (only differs from sdae_multi_fold
+    # when the step itself runs in fp32)
+    'sdae_multi_fold_teacher_bf16': ('sdae', dict(mask_generator=dict(mode='multi_fold',
+                                                                      num_folds=3),
+                                                  teacher_autocast='bf16')),
+}
+FP32_ONLY_ROWS = ('sdae_multi_fold_teacher_bf16',)
+
+
+def model_config(kind: str) -> str:
+    """The ViT-B/16 model config of ``kind``: MMPretrain's own MAE config, or ours for SdAE."""
+    if kind == 'mae':
+        return str(Path(mmpretrain.__file__).parent /
+                   '.mim/configs/_base_/models/mae_vit-base-p16.py')
+    name = '_base_/models/sdae_vit-b-p16.py'
+    package = Path(__file__).resolve().parents[1]
+    for root in (package / '.mim' / 'configs', package.parent / 'configs'):
+        if (root / name).exists():
+            return str(root / name)
+    raise FileNotFoundError(f'configs/{name} is neither in the installed package nor beside it')
+
+
+def default_rows(amp: str) -> list:
+    """Every row; the fp32-student rows only when the step itself runs in fp32."""
+    return [r for r in ROWS if amp == 'none' or r not in FP32_ONLY_ROWS]
+
+
+def build(row: str, arch: str, img_size: int) -> torch.nn.Module:
+    """Build and initialize a row's model from its config at the given size.
+
+    Args:
+        row (str): a key of :data:`ROWS`.
+        arch (str): a key of :data:`ARCHS`.
+        img_size (int): input side; the patch size is 16.
+    """
+    kind, overrides = ROWS[row]
+    cfg = Config.fromfile(model_config(kind)).model
+    arch_name, width = ARCHS[arch]
+    cfg.backbone.update(arch=arch_name, img_size=img_size)
+    cfg.neck.update(embed_dim=width, num_patches=(img_size // 16)**2)
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            cfg[key].update(value)
+        else:
+            cfg[key] = value
+    model = MODELS.build(cfg)
+    model.init_weights()
+    return model
+
+
+def shape_of(model: torch.nn.Module) -> Tuple[ViTShape, int, int, int]:
+    """``(ViTShape, num_visible, views, view_len)`` read off a built MAE or SdAE."""
+    backbone, neck = model.backbone, model.neck
+    patch = backbone.patch_embed.projection
+    shape = ViTShape(
+        width=backbone.embed_dims, depth=backbone.num_layers,
+        mlp=backbone.arch_settings['feedforward_channels'], num_patches=backbone.num_patches,
+        patch_dim=patch.in_channels * patch.kernel_size[0] * patch.kernel_size[1],
+        decoder_width=neck.decoder_embed.out_features, decoder_depth=len(neck.decoder_blocks),
+        decoder_out=neck.decoder_pred.out_features)
+    gen = getattr(model, 'mask_generator', None)
+    if gen is None:  # MAE
+        return shape, int(shape.num_patches * (1 - backbone.mask_ratio)), 0, 0
+    return shape, gen.num_visible, gen.num_views, gen.view_len
