@@ -1,7 +1,8 @@
 """sdae-plugin: SdAE (Self-distillated Masked Autoencoder) for MMPretrain.
 
 Importing the package registers every module in MMPretrain's registries (``MODELS``, ``HOOKS``,
-``OPTIM_WRAPPER_CONSTRUCTORS``) and the hooks that keep checkpoints loadable under the pinned torch.
+``OPTIM_WRAPPERS``, ``OPTIM_WRAPPER_CONSTRUCTORS``) and ``epoch_seeded_worker_init_fn`` in
+MMEngine's ``FUNCTIONS``.
 Configs import it with ``custom_imports = dict(imports=['sdae_plugin'], allow_failed_imports=False)``.
 """
 from .version import __version__

@@ -8,10 +8,9 @@ a ViT run several times faster in bf16, so this wrapper only adds
 and optimizer states stay fp32; the backward pass runs outside the context, as autocast
 prescribes.
 
-Registered in MMPretrain's ``OPTIM_WRAPPERS``; a config selects it with::
+Registered in MMPretrain's ``OPTIM_WRAPPERS`` by ``import sdae_plugin``; a config selects it with::
 
-    custom_imports = dict(imports=['sdae_plugin', 'sdae_plugin.engine.cpu_amp'],
-                          allow_failed_imports=False)
+    custom_imports = dict(imports=['sdae_plugin'], allow_failed_imports=False)
     optim_wrapper = dict(type='CPUAutocastOptimWrapper', dtype='bfloat16', optimizer=...)
 """
 from contextlib import contextmanager

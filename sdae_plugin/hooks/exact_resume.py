@@ -28,7 +28,10 @@ STREAMS = {'epoch': 1, 'iter': 2, 'batch': 3}
 
 
 def derive_seed(seed: int, stream: str, step: int) -> int:
-    """A 32-bit seed for ``step`` of ``stream`` ('epoch' or 'iter'), independent of history.
+    """A 32-bit seed for ``step`` of ``stream``, independent of history.
+
+    Streams: ``'epoch'`` (start of an epoch, and the dataloader workers' base seed), ``'iter'``
+    (start of an iteration) and ``'batch'`` (before fetching a batch in an iteration-based loop).
 
     ``numpy.random.SeedSequence`` hashes the three numbers, so nearby seeds and steps give
     unrelated generator states.
