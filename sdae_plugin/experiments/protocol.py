@@ -68,6 +68,11 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
+def count_text(n: int, noun: str) -> str:
+    """``'1 epoch'``, ``'3 epochs'``."""
+    return f'{n} {noun}' + ('' if n == 1 else 's')
+
+
 def images_text(dataset: dict) -> str:
     """Which images of a dataset config are used (``indices``: the first N, a list, or all)."""
     split = SPLIT_NAMES.get(dataset.get('split'), dataset.get('split'))
@@ -118,9 +123,9 @@ def schedule_text(cfg: Config) -> str:
 def training_text(cfg: Config) -> str:
     """Epochs, images, batch, optimizer, schedule and precision of a training config."""
     loader = cfg.train_dataloader
-    return (f'{cfg.train_cfg.max_epochs} epochs on {images_text(loader.dataset)}, batch '
-            f'{loader.batch_size}; {optimizer_text(cfg)}; {schedule_text(cfg)}; precision '
-            f'{precision_text(cfg)}')
+    return (f'{count_text(cfg.train_cfg.max_epochs, "epoch")} on '
+            f'{images_text(loader.dataset)}, batch {loader.batch_size}; {optimizer_text(cfg)}; '
+            f'{schedule_text(cfg)}; precision {precision_text(cfg)}')
 
 
 def encoder_text(cfg: Config) -> str:
@@ -134,9 +139,9 @@ def encoder_text(cfg: Config) -> str:
         arch_text = f'arch {arch!r}'
     channels = backbone.get('patch_cfg', {}).get('in_channels', backbone.get('in_channels', 3))
     size, patch = backbone.img_size, backbone.patch_size
-    return (f'`{backbone.type}`, {arch_text}, on {size}x{size} images with {channels} '
-            f'channel(s), patch {patch} ({(size // patch) ** 2} patches), drop path '
-            f'{value_text(backbone.get("drop_path_rate", 0.0))}')
+    return (f'`{backbone.type}`, {arch_text}, on {size}x{size} images with '
+            f'{count_text(channels, "channel")}, patch {patch} ({(size // patch) ** 2} '
+            f'patches), drop path {value_text(backbone.get("drop_path_rate", 0.0))}')
 
 
 def mask_ratio(model: dict) -> Any:
@@ -149,7 +154,7 @@ def evaluated_text(cfg: Config) -> str:
     split = cfg.test_dataloader.dataset.split
     if cfg.train_cfg.val_interval > cfg.train_cfg.max_epochs:
         return f'on the {split} split once, after the last epoch'
-    return f'on the {split} split every {cfg.train_cfg.val_interval} epoch(s)'
+    return f'on the {split} split every {count_text(cfg.train_cfg.val_interval, "epoch")}'
 
 
 def knn_text(cfg: Config) -> str:
@@ -165,7 +170,7 @@ def describe(protocol: Protocol) -> List[str]:
         f'- **Encoder** (`{pre.model.type}`): {encoder_text(pre)}; mask ratio '
         f'{value_text(mask_ratio(pre.model))}.',
         f'- **Pretraining**: {training_text(pre)}.',
-        f'- **kNN** ({knn_text(knn)}, cls token and mean-pooled patch tokens): '
+        f'- **kNN**: {knn_text(knn)} of the cls token and of the mean-pooled patch tokens; '
         f'memory bank: {images_text(knn.train_dataloader.dataset)}, queries: '
         f'{images_text(knn.test_dataloader.dataset)}; features in {protocol.knn_amp}.',
         f'- **Linear probe**: {training_text(linear)}; encoder frozen '

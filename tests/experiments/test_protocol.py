@@ -29,11 +29,12 @@ def test_default_setup_states_the_config_values(mini_protocol):
     text = '\n'.join(describe(mini_protocol()))
     for expected in (
             '`SdAEViT`, 6 blocks of width 128 (4 heads, MLP 512), on 32x32 images with 1 '
-            'channel(s), patch 4 (64 patches), drop path 0.1; mask ratio 0.75',
+            'channel, patch 4 (64 patches), drop path 0.1; mask ratio 0.75',
             '**Pretraining**: 6 epochs on the first 8192 training images, batch 128; AdamW (lr '
             '0.0015, betas (0.9, 0.95), weight decay 0.05); LinearLR (start factor 0.001) over '
             'epochs 0-1, then CosineAnnealingLR (eta min 0) over epochs 1-6; precision fp32.',
-            'weighted kNN (k=20, T=0.07)', 'memory bank: the first 10000 training images, '
+            '**kNN**: weighted kNN (k=20, T=0.07) of the cls token and of the mean-pooled patch '
+            'tokens; memory bank: the first 10000 training images, '
             'queries: the first 5000 test images; features in bf16',
             '**Linear probe**: 3 epochs on the first 8192 training images, batch 256; SGD (lr '
             '0.1, momentum 0.9, weight decay 0); CosineAnnealingLR (eta min 0) over epochs 0-3; '
@@ -50,11 +51,13 @@ def test_default_setup_states_the_config_values(mini_protocol):
 
 def test_setup_follows_the_sweep_options(mini_protocol):
     text = '\n'.join(describe(mini_protocol(epochs=9, subset=0, batch_size=64, amp='bf16',
-                                            eval_amp='fp32', knn_test=0, ft_epochs=3)))
+                                            eval_amp='fp32', knn_test=0, ft_epochs=3,
+                                            linear_epochs=1)))
     assert '**Pretraining**: 9 epochs on all training images, batch 64;' in text
     assert 'over epochs 1-9; precision bf16.' in text
     assert 'queries: all test images; features in fp32' in text
-    assert 'CosineAnnealingLR (eta min 0) over epochs 0-3; precision fp32;' in text  # linear
+    assert '**Linear probe**: 1 epoch on' in text
+    assert 'CosineAnnealingLR (eta min 0) over epochs 0-1; precision fp32;' in text  # linear
     assert '**Fine-tuning**: 3 epochs' in text and 'over epochs 1-3; precision bf16;' in text
 
 
