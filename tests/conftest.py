@@ -146,3 +146,19 @@ def fashion_idx():
 def identical():
     """``identical(a, b)`` asserts bit-exact equality of nested checkpoint states."""
     return assert_identical
+
+
+@pytest.fixture(scope='session')
+def mini_protocol():
+    """Factory: ``mini_protocol(**sweep_options)`` is the resolved-config protocol of the mini
+    sweep with those options (``sdae_plugin.experiments``), cached per options."""
+    from sdae_plugin.experiments import StagePlan, make_settings
+    cache = {}
+
+    def build(**options):
+        key = repr(sorted(options.items()))
+        if key not in cache:
+            cache[key] = StagePlan(make_settings(work_dir='/tmp/unused_mini',
+                                                 **options)).protocol()
+        return cache[key]
+    return build

@@ -1,0 +1,213 @@
+"""The sweep's Markdown report: a pure function of the runs, the stage results, the resolved
+configs (:class:`~sdae_plugin.experiments.protocol.Protocol`) and a few facts about the
+invocation (:class:`ReportContext`).
+
+A run is a dict: ``row``, ``seed``, ``label``, ``epochs``, ``wall_s`` (pretraining seconds),
+``curve`` (``[(epoch, kNN cls, kNN mean), ...]``) and, where measured, ``knn_cls``, ``knn_mean``,
+``linear``, ``ft`` (top-1 %).
+"""
+import datetime
+import os
+import platform
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from .protocol import Protocol, config_changes, describe, resize_scale, value_text
+from .results import stage_seconds
+from .rows import CLAIMS, MAIN_ROW, METRICS, ROWS
+
+
+@dataclass
+class ReportContext:
+    """What the report says about the invocation rather than the experiment.
+
+    Args:
+        written: when the report was written.
+        wall_s: the sweep's wall time in this invocation (seconds).
+        work_dir: the work dir, as the report names it.
+        machine: :func:`machine_summary` of the machine that ran it.
+        invocation: the command line of the sweep.
+        commands: every stage command, in order.
+        plot: the kNN-vs-epoch PNG relative to the report, if written.
+        reading: ``(file name, text)`` of the hand-written reading, if there is one.
+        pixels: kNN top-1 on the raw pixels, if measured.
+    """
+    written: datetime.datetime
+    wall_s: float
+    work_dir: str
+    machine: str
+    invocation: str
+    commands: List[str] = field(default_factory=list)
+    plot: Optional[str] = None
+    reading: Optional[Tuple[str, str]] = None
+    pixels: Optional[float] = None
+
+
+def machine_summary() -> str:
+    """CPU model, cores, AMX, GPU (if any), OS, Python, torch and its threads of this machine."""
+    import torch
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpuinfo = Path('/proc/cpuinfo').read_text()
+        cpu = next((line.split(':', 1)[1].strip() for line in cpuinfo.splitlines()
+                    if line.startswith('model name')), cpu)
+        amx = 'amx_bf16' in cpuinfo
+    except OSError:
+        amx = False
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+    gpu = f'; GPU: {torch.cuda.get_device_name()}' if torch.cuda.is_available() else ''
+    return (f'{cpu}, {cores} cores available, AMX-bf16: {"yes" if amx else "no"}{gpu}; '
+            f'{platform.system()} {platform.release()}, Python {platform.python_version()}, '
+            f'torch {torch.__version__} ({torch.get_num_threads()} threads)')
+
+
+def summarize(runs: Sequence[dict], row: str, metric: str):
+    """``(mean, half the range or None for one value, count)`` of a row's metric over seeds."""
+    values = [r[metric] for r in runs if r['row'] == row and r.get(metric) is not None]
+    if not values:
+        return None, None, 0
+    spread = (max(values) - min(values)) / 2 if len(values) > 1 else None
+    return statistics.mean(values), spread, len(values)
+
+
+def _fmt(value, digits: int = 2) -> str:
+    return '—' if value is None else f'{value:.{digits}f}'
+
+
+def _seeds_line(runs: Sequence[dict]) -> str:
+    seeds: Dict[str, Tuple[int, ...]] = {}
+    for run in runs:
+        seeds[run['row']] = seeds.get(run['row'], ()) + (run['seed'],)
+    common, _ = Counter(seeds.values()).most_common(1)[0]
+    groups: Dict[Tuple[int, ...], List[str]] = {}
+    for row, row_seeds in seeds.items():
+        if row_seeds != common:
+            groups.setdefault(row_seeds, []).append(f'`{row}`')
+    parts = [f'{", ".join(map(str, s))} for {", ".join(rows)}' for s, rows in groups.items()]
+    parts.append(f'{", ".join(map(str, common))} for the others' if parts else
+                 f'{", ".join(map(str, common))} for every row')
+    return (f'**Seeds:** {"; ".join(parts)} (the seed of pretraining and of its '
+            'evaluations).')
+
+
+def _rows_section(runs: Sequence[dict], protocol: Protocol) -> List[str]:
+    lines = ['## Rows', '', 'What the config of each row changes against that of its baseline '
+             'row, read from the configs.', '', '| row | config | paper | changes |',
+             '|---|---|---|---|']
+    for name in dict.fromkeys(r['row'] for r in runs):
+        row = ROWS[name]
+        if not row.pretrained:
+            changes = f'the `{row.baseline}` encoder at its initialization, not pretrained'
+        elif row.baseline is None:
+            changes = '(a main row)'
+        else:
+            diff = config_changes(protocol.rows[row.baseline].to_dict(),
+                                  protocol.rows[name].to_dict())
+            changes = '; '.join(f'`{key}`: {value_text(a)} → {value_text(b)}'
+                                for key, (a, b) in diff.items()) or 'nothing'
+            changes = f'against `{row.baseline}`: {changes}'
+        lines.append(f'| `{name}` | `{row.config}` | {row.reference} | {changes} |')
+    return lines + ['']
+
+
+def _claims_section(runs: Sequence[dict]) -> List[str]:
+    lines = ['## The paper\'s orderings at this scale', '',
+             'Computed from the tables (means over the seeds that ran). "within noise": the '
+             f'difference is smaller than the seed spread of the `{MAIN_ROW}` row (half its '
+             'range), so this run cannot tell.', '',
+             '| claim | paper | metric | better row | worse row | difference | verdict |',
+             '|---|---|---|---|---|---|---|']
+    noise = {m: summarize(runs, MAIN_ROW, m)[1] for m, _ in METRICS}
+    for claim in CLAIMS:
+        for metric, name in METRICS:
+            hi, _, _ = summarize(runs, claim.better, metric)
+            lo, _, _ = summarize(runs, claim.worse, metric)
+            if hi is None or lo is None:
+                continue
+            diff = hi - lo
+            spread = noise.get(metric)
+            if spread is not None and abs(diff) <= spread:
+                verdict = 'within noise'
+            else:
+                verdict = 'holds' if diff > 0 else 'does not hold'
+            lines.append(f'| {claim.text} | {claim.reference} | {name} | `{claim.better}` '
+                         f'{hi:.2f} | `{claim.worse}` {lo:.2f} | {diff:+.2f} | {verdict} |')
+    return lines + ['', 'One seed per ablation row: read single-seed differences of about a '
+                    'point or less as noise unless the seeds of the main rows agree closely.', '']
+
+
+def render_report(runs: Sequence[dict], results: Dict[str, dict], protocol: Protocol,
+                  context: ReportContext) -> str:
+    """The Markdown report of a sweep.
+
+    Args:
+        runs: one dict per row and seed (see the module docstring).
+        results: the work dir's stage results (``results.json``), for the time per stage.
+        protocol: the resolved configs; every statement about the setup is read from them.
+        context: facts about this invocation.
+    """
+    dataset = protocol.linear.test_dataloader.dataset.type
+    lines = [f'# SdAE vs MAE in miniature: {dataset} evidence', '',
+             f'Written by `tools/reproduce_mini.py` on {context.written:%Y-%m-%d %H:%M} '
+             f'(sweep wall time of this invocation: {context.wall_s / 60:.1f} min; stages '
+             f'already done in `{context.work_dir}/results.json` were not rerun).', '',
+             f'**Machine:** {context.machine}', '',
+             f'**Setup** (read from the resolved configs of the `{MAIN_ROW}` row\'s stages; the '
+             'other rows differ as listed under Rows):', '', *describe(protocol), '',
+             'Every number is top-1 (%) on the kNN queries and evaluation splits above; no '
+             'setting was chosen on them.', '',
+             _seeds_line(runs), '']
+    lines += _rows_section(runs, protocol)
+    lines += ['## Every run', '',
+              '| method | row | seed | epochs | wall time (min) | kNN top-1 cls | '
+              'kNN top-1 mean-pool | linear top-1 | fine-tune top-1 |',
+              '|---|---|---|---|---|---|---|---|---|']
+    for r in runs:
+        wall = None if r.get('wall_s') is None else r['wall_s'] / 60
+        lines.append(f'| {r["label"]} | `{r["row"]}` | {r["seed"]} | {r["epochs"]} | '
+                     f'{_fmt(wall)} | {_fmt(r.get("knn_cls"))} | {_fmt(r.get("knn_mean"))} | '
+                     f'{_fmt(r.get("linear"))} | {_fmt(r.get("ft"))} |')
+    lines += ['', '— : not run for this row (see the options below).', '']
+    if context.pixels is not None:
+        size = resize_scale(protocol.knn.test_dataloader.dataset)
+        lines += [f'No-network reference: weighted kNN on the normalized {size}x{size} pixels, '
+                  f'the same memory bank and queries: **{context.pixels:.2f}**.', '']
+    multi = [row for row in dict.fromkeys(r['row'] for r in runs)
+             if sum(1 for r in runs if r['row'] == row) > 1]
+    if multi:
+        lines += ['## Mean over seeds (± half the range)', '',
+                  '| row | seeds | ' + ' | '.join(name for _, name in METRICS) + ' |',
+                  '|---|---|' + '---|' * len(METRICS)]
+        for row in multi:
+            cells = []
+            for metric, _ in METRICS:
+                mean, spread, _ = summarize(runs, row, metric)
+                cells.append('—' if mean is None else
+                             f'{mean:.2f}' + ('' if spread is None else f' ± {spread:.2f}'))
+            n = sum(1 for r in runs if r['row'] == row)
+            lines.append(f'| `{row}` | {n} | ' + ' | '.join(cells) + ' |')
+        lines.append('')
+    lines += _claims_section(runs)
+    spent = stage_seconds(results)
+    lines += ['## Where the time went (all runs in the work dir, minutes)', '',
+              '| ' + ' | '.join(spent) + ' | total |', '|' + '---|' * (len(spent) + 1),
+              '| ' + ' | '.join(f'{v / 60:.1f}' for v in spent.values())
+              + f' | {sum(spent.values()) / 60:.1f} |', '']
+    if context.plot is not None:
+        lines += ['## kNN top-1 vs. pretraining epoch', '', f'![kNN vs epoch]({context.plot})',
+                  '', 'Solid: cls token; dotted: mean-pooled patch tokens; epoch 0 and the dashed '
+                  'line: the random-init encoder (seed of the first run); dash-dotted: kNN on '
+                  'the raw pixels.', '']
+    if context.reading is not None:
+        name, text = context.reading
+        lines += ['## Reading', '', f'Hand-written, kept in `{name}`; it reads the numbers '
+                  'above as they were when it was written.', '', text.strip(), '']
+    lines += ['## Commands', '',
+              'From the repository root, in this order (`tools/reproduce_mini.py` runs them as '
+              'subprocesses with exactly these arguments; it writes the random-init encoder '
+              'in its own process). The sweep itself:', '', '```', context.invocation, '```', '',
+              '```', *context.commands, '```', '']
+    return '\n'.join(lines)

@@ -1,0 +1,119 @@
+"""The sweep's options: sizes, rows, seeds, precision, paths, and its named presets.
+
+:func:`make_settings` turns options (the tool's flags, or keyword arguments) into a checked
+:class:`SweepSettings`. A preset is a dict of options that replaces the given ones (a named size of
+the whole sweep, e.g. the CI-sized ``smoke``); adding one is adding an entry to :data:`PRESETS`.
+"""
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from .rows import MAIN_ROWS, ROWS
+
+PRESETS: Dict[str, dict] = {
+    # CI-sized: 2 tiny epochs of SdAE and MAE on a few images, every stage once
+    'smoke': dict(epochs=2, subset=32, batch_size=16, seeds=[0], rows=['random', 'sdae', 'mae'],
+                  amp='fp32', eval_amp='fp32',  # bf16 on a few tiny steps is all kernel set-up
+                  knn_train=None, knn_test=None, linear_epochs=1, linear_subset=32, ft_epochs=2,
+                  ft_subset=32, ft_rows=None, linear_rows=None, curve_rows=['sdae', 'mae'],
+                  workers=0, logger_interval=1, threads=1, smoke=True),
+}
+
+# Options that change results: a work dir's results.json is only reused with the same values.
+RESUME_KEYS = ('epochs', 'subset', 'batch_size', 'amp', 'eval_amp', 'knn_train', 'knn_test',
+               'linear_epochs', 'linear_subset', 'ft_epochs', 'ft_subset', 'smoke')
+
+AMP_CHOICES = ('bf16', 'fp32')
+
+
+class SweepInputError(ValueError):
+    """Options or inputs the sweep cannot run with; the message says what to change."""
+
+
+@dataclass
+class SweepSettings:
+    """Everything a sweep run depends on (see ``tools/reproduce_mini.py --help``).
+
+    Subset sizes count the first N images of a split; 0 or None means the whole split.
+    """
+    rows: List[str] = field(default_factory=lambda: list(ROWS))
+    seeds: List[int] = field(default_factory=lambda: [0, 1])
+    main_rows: List[str] = field(default_factory=lambda: list(MAIN_ROWS))  # get every seed
+    epochs: int = 6
+    subset: Optional[int] = 8192
+    batch_size: int = 128
+    amp: str = 'fp32'  # stages that train an encoder (pretraining, fine-tuning)
+    eval_amp: str = 'bf16'  # stages with a frozen encoder (kNN features, linear probe)
+    knn_train: Optional[int] = 10000
+    knn_test: Optional[int] = 5000
+    linear_epochs: int = 3
+    linear_subset: Optional[int] = 8192
+    linear_rows: Optional[List[str]] = None  # None: every row of `rows` as given
+    ft_epochs: int = 2
+    ft_subset: Optional[int] = 8192
+    ft_rows: Optional[List[str]] = field(default_factory=lambda: ['random', 'sdae', 'mae'])
+    curve_rows: List[str] = field(default_factory=lambda: ['sdae', 'mae'])
+    workers: int = 2
+    threads: int = 0  # OMP_NUM_THREADS of every stage; 0: torch's default
+    logger_interval: int = 20
+    data_root: str = 'data/fashion_mnist'
+    work_dir: str = 'work_dirs/mini'
+    out: str = 'docs/results_mini.md'
+    plot: Optional[str] = None  # default: `out` with _knn.png
+    keep_checkpoints: bool = False
+    smoke: bool = False  # the tiny idx set of the smoke preset: downstream batch 16
+    dry_run: bool = False
+
+    def resume_key(self) -> dict:
+        """The values a work dir's ``results.json`` was made with (``_settings``)."""
+        key = {name: getattr(self, name) for name in RESUME_KEYS}
+        key['data_root'] = str(Path(self.data_root).resolve())
+        return key
+
+    def seeds_of(self, row: str) -> List[int]:
+        """Every seed for the main rows, the first for the others."""
+        return list(self.seeds) if row in self.main_rows else [self.seeds[0]]
+
+    def has_curve(self, row: str, seed: int) -> bool:
+        """Whether ``row`` gets kNN after every epoch (the plot; first seed only)."""
+        return row in self.curve_rows and seed == self.seeds[0]
+
+
+def make_settings(preset: Optional[str] = None, **options) -> SweepSettings:
+    """Checked settings from ``options`` (names of :class:`SweepSettings`), ``preset`` over them.
+
+    The floor row (``random``) is always added; paths become absolute (relative to the current
+    directory). Raises :class:`SweepInputError` naming the option to change.
+    """
+    names = {f.name for f in fields(SweepSettings)}
+    unknown = sorted(set(options) - names)
+    if unknown:
+        raise SweepInputError(f'unknown sweep options {unknown}; known: {sorted(names)}')
+    if preset is not None:
+        if preset not in PRESETS:
+            raise SweepInputError(f'unknown preset {preset!r}; known: {sorted(PRESETS)}')
+        options = {**options, **PRESETS[preset]}
+    settings = SweepSettings(**options)
+    for name in ('rows', 'main_rows', 'linear_rows', 'ft_rows', 'curve_rows'):
+        bad = sorted(set(getattr(settings, name) or ()) - set(ROWS))
+        if bad:
+            raise SweepInputError(f'{name}: unknown rows {bad}; known: {list(ROWS)}')
+    for name in ('amp', 'eval_amp'):
+        if getattr(settings, name) not in AMP_CHOICES:
+            raise SweepInputError(f'{name} must be one of {AMP_CHOICES}, '
+                                  f'not {getattr(settings, name)!r}')
+    if settings.epochs < 2 or settings.ft_epochs < 2 or settings.linear_epochs < 1:
+        raise SweepInputError('--epochs and --ft-epochs must be >= 2 (warm-up epoch + cosine), '
+                         '--linear-epochs >= 1')
+    if not settings.seeds:
+        raise SweepInputError('give at least one seed')
+    if settings.linear_rows is None:
+        settings.linear_rows = list(settings.rows)
+    if settings.ft_rows is None:
+        settings.ft_rows = list(settings.rows)
+    if 'random' not in settings.rows:
+        settings.rows = ['random'] + list(settings.rows)  # the floor is always reported
+    settings.plot = settings.plot or str(Path(settings.out).with_suffix('')) + '_knn.png'
+    for name in ('work_dir', 'out', 'plot', 'data_root'):
+        setattr(settings, name, str(Path(getattr(settings, name)).resolve()))
+    return settings

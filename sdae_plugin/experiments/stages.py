@@ -1,0 +1,228 @@
+"""The sweep's stages: the command of each (pretrain, kNN, extract, linear probe, fine-tune) and
+how one is run.
+
+Every stage is a user-facing tool of this repository (``tools/train.py``, ``tools/knn_eval.py``,
+``tools/extract_backbone.py``) run as a subprocess from the repository root, exactly as the report
+lists it; :class:`StagePlan` builds them from the sweep's settings, and :meth:`Stage.resolve`
+gives the config a stage runs (its config file with its ``--cfg-options``), which is what the
+report describes.
+"""
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+from mmengine.config import Config, DictAction
+
+from .protocol import Protocol
+from .rows import FT_CONFIG, KNN_CONFIG, LINEAR_CONFIG, MAIN_ROW, ROWS
+from .settings import SweepSettings
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository: tools/ and configs/
+
+
+def relative(path) -> str:
+    """``path`` relative to the repository root if it is inside it, else absolute."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path.resolve())
+
+
+def resolve_config(config: str, options: Sequence[str] = ()) -> Config:
+    """``config`` (relative to the repository root) with ``--cfg-options`` applied as the tools
+    apply them (MMEngine's ``DictAction`` + ``Config.merge_from_dict``)."""
+    cfg = Config.fromfile(str(ROOT / config))
+    if options:
+        parser = argparse.ArgumentParser()
+        parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+        cfg.merge_from_dict(parser.parse_args(['--cfg-options', *options]).cfg_options)
+    return cfg
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One command of the sweep.
+
+    Args:
+        key: its entry in ``results.json`` (e.g. ``'pretrain/sdae/s0'``).
+        argv: the tool (``tools/*.py``) and its arguments, paths relative to the repository root.
+        config: the config the tool runs, if any.
+        options: the ``--cfg-options`` it passes (the last arguments of ``argv``).
+    """
+    key: str
+    argv: Tuple[str, ...]
+    config: Optional[str] = None
+    options: Tuple[str, ...] = ()
+
+    @property
+    def command(self) -> List[str]:
+        return [sys.executable, *self.argv]
+
+    @property
+    def line(self) -> str:
+        """The command as a shell line (``python`` for this interpreter)."""
+        return ' '.join(shlex.quote(c) for c in ['python', *self.argv])
+
+    def flag(self, name: str) -> Optional[str]:
+        """The value given to ``--name`` in ``argv``, or None."""
+        argv = list(self.argv)
+        return argv[argv.index(name) + 1] if name in argv else None
+
+    def resolve(self) -> Config:
+        """The config this stage runs, with its options applied."""
+        return resolve_config(self.config, self.options)
+
+    def run(self, log_file: Path, threads: int = 0) -> float:
+        """Run the command from the repository root, output to ``log_file``; its wall time (s).
+
+        Raises ``RuntimeError`` with the end of the log when it fails.
+        """
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        if threads:
+            env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = str(threads)
+        start = time.time()
+        with open(log_file, 'w') as out:
+            proc = subprocess.run(self.command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                  env=env)
+        if proc.returncode != 0:
+            tail = log_file.read_text()[-4000:]
+            raise RuntimeError(f'{self.key} failed (exit {proc.returncode}): {self.line}\n{tail}')
+        return round(time.time() - start, 1)
+
+
+def amp_options(amp: str, kind: str) -> List[str]:
+    """``--cfg-options`` that switch a config to bf16 CPU autocast (training and test)."""
+    if amp != 'bf16':
+        return []
+    opts = ['optim_wrapper.type=CPUAutocastOptimWrapper', 'optim_wrapper.dtype=bfloat16']
+    if kind != 'pretrain':
+        opts.append('val_cfg.fp16=True')  # MMEngine's CPU autocast is bf16
+    return opts
+
+
+def _indices(n: Optional[int]) -> str:
+    """A subset size as a ``dataset.indices`` option value (the first N; None: all)."""
+    return 'None' if not n else str(n)
+
+
+class StagePlan:
+    """The stages of a sweep with ``settings``: where each writes, and its exact command.
+
+    Outputs go to ``settings.work_dir``: ``{row}_s{seed}/`` (pretraining, ``backbone.pth``),
+    ``{row}_s{seed}_{linear|ft}/``, ``knn/*.json``.
+    """
+
+    def __init__(self, settings: SweepSettings) -> None:
+        self.settings = settings
+        self.work = Path(settings.work_dir)
+        self.data_root = relative(settings.data_root)
+
+    def run_dir(self, row: str, seed: int) -> Path:
+        return self.work / f'{row}_s{seed}'
+
+    def checkpoint(self, row: str, seed: int, epoch: Optional[int] = None) -> Path:
+        """A pretraining checkpoint (the last epoch by default)."""
+        return self.run_dir(row, seed) / f'epoch_{epoch or self.settings.epochs}.pth'
+
+    def backbone(self, row: str, seed: int) -> Path:
+        """The weights-only encoder of a row (extracted, or the floor's initialization)."""
+        return self.run_dir(row, seed) / 'backbone.pth'
+
+    def _train(self, key: str, config: str, work_dir: Path, options: List[str]) -> Stage:
+        return Stage(key, ('tools/train.py', config, '--work-dir', relative(work_dir),
+                           '--cfg-options', *options), config, tuple(options))
+
+    def pretrain(self, row: str, seed: int) -> Stage:
+        s = self.settings
+        keep = -1 if (s.has_curve(row, seed) or s.keep_checkpoints) else 1
+        options = [f'randomness.seed={seed}', f'train_cfg.max_epochs={s.epochs}',
+                   f'param_scheduler.1.T_max={s.epochs - 1}', f'param_scheduler.1.end={s.epochs}',
+                   f'train_dataloader.batch_size={s.batch_size}',
+                   f'train_dataloader.num_workers={s.workers}',
+                   f'train_dataloader.dataset.indices={_indices(s.subset)}',
+                   f'train_dataloader.dataset.data_root={self.data_root}',
+                   f'default_hooks.checkpoint.max_keep_ckpts={keep}',
+                   f'default_hooks.logger.interval={s.logger_interval}',
+                   *amp_options(s.amp, 'pretrain')]
+        return self._train(f'pretrain/{row}/s{seed}', ROWS[row].config, self.run_dir(row, seed),
+                           options)
+
+    def extract(self, row: str, seed: int) -> Stage:
+        return Stage(f'extract/{row}/s{seed}', ('tools/extract_backbone.py',
+                                                relative(self.checkpoint(row, seed)),
+                                                relative(self.backbone(row, seed))))
+
+    def knn(self, key: str, source: Sequence[str]) -> Stage:
+        """kNN of ``source`` (checkpoint paths, ``--random-init CONFIG --seed S`` or
+        ``--pixels``), its rows written to ``knn/<key>.json``."""
+        s = self.settings
+        options = [f'train_dataloader.dataset.indices={_indices(s.knn_train)}',
+                   f'test_dataloader.dataset.indices={_indices(s.knn_test)}',
+                   f'train_dataloader.dataset.data_root={self.data_root}',
+                   f'test_dataloader.dataset.data_root={self.data_root}']
+        return Stage(key, ('tools/knn_eval.py', *source, '--config', KNN_CONFIG, '--amp',
+                           s.eval_amp, '--out-json', relative(self.knn_json(key)),
+                           '--cfg-options', *options), KNN_CONFIG, tuple(options))
+
+    def knn_json(self, key: str) -> Path:
+        return self.work / 'knn' / (key.replace('/', '_') + '.json')
+
+    def knn_of_row(self, row: str, seed: int) -> Stage:
+        """kNN of a row's encoder: every epoch for curve rows, the last otherwise, the
+        initialization for the floor."""
+        key = f'knn/{row}/s{seed}'
+        if not ROWS[row].pretrained:
+            return self.knn(key, ['--random-init', ROWS[row].config, '--seed', str(seed)])
+        epochs = range(1, self.settings.epochs + 1) if self.settings.has_curve(row, seed) \
+            else [self.settings.epochs]
+        return self.knn(key, [relative(self.checkpoint(row, seed, e)) for e in epochs])
+
+    def knn_pixels(self) -> Stage:
+        return self.knn('knn/pixels', ['--pixels'])
+
+    def downstream(self, kind: str, row: str, seed: int) -> Stage:
+        """The linear probe (``kind='linear'``) or fine-tuning (``'ft'``) of a row's encoder."""
+        s = self.settings
+        config, epochs, subset = ((LINEAR_CONFIG, s.linear_epochs, s.linear_subset)
+                                  if kind == 'linear' else (FT_CONFIG, s.ft_epochs, s.ft_subset))
+        sched = ([f'param_scheduler.0.T_max={epochs}', f'param_scheduler.0.end={epochs}']
+                 if kind == 'linear' else
+                 [f'param_scheduler.1.T_max={epochs - 1}', f'param_scheduler.1.end={epochs}'])
+        options = [f'model.backbone.init_cfg.checkpoint={relative(self.backbone(row, seed))}',
+                   f'randomness.seed={seed}',
+                   f'train_cfg.max_epochs={epochs}', *sched,
+                   f'train_dataloader.num_workers={s.workers}',
+                   f'train_dataloader.dataset.indices={_indices(subset)}',
+                   f'train_dataloader.dataset.data_root={self.data_root}',
+                   f'val_dataloader.dataset.data_root={self.data_root}',
+                   f'test_dataloader.dataset.data_root={self.data_root}',
+                   f'default_hooks.logger.interval={s.logger_interval}',
+                   *amp_options(s.eval_amp if kind == 'linear' else s.amp, kind)]
+        if s.smoke:  # the tiny idx set has fewer images than one default batch
+            options += ['train_dataloader.batch_size=16']
+        return self._train(f'{kind}/{row}/s{seed}', config, self.downstream_dir(kind, row, seed),
+                           options)
+
+    def downstream_dir(self, kind: str, row: str, seed: int) -> Path:
+        return self.work / f'{row}_s{seed}_{kind}'
+
+    def protocol(self) -> Protocol:
+        """The resolved configs of the main row's stages, and the pretraining config of every
+        row and of its baseline (as written: the sweep's options apply to all alike)."""
+        seed = self.settings.seeds[0]
+        knn = self.knn_of_row(MAIN_ROW, seed)
+        return Protocol(
+            pretrain=self.pretrain(MAIN_ROW, seed).resolve(), knn=knn.resolve(),
+            knn_amp=knn.flag('--amp'), linear=self.downstream('linear', MAIN_ROW, seed).resolve(),
+            ft=self.downstream('ft', MAIN_ROW, seed).resolve(),
+            rows={row: resolve_config(ROWS[row].config) for row in dict.fromkeys(
+                [*self.settings.rows, *(ROWS[r].baseline for r in self.settings.rows
+                                        if ROWS[r].baseline)])})

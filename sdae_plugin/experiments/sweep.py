@@ -1,0 +1,212 @@
+"""The miniature sweep's driver: every row and seed through its stages, then plot and report.
+
+For every row and seed: pretrain (``tools/train.py``), kNN of the checkpoints (every epoch for
+the curve rows), extract the encoder, linear probe and fine-tune (``tools/train.py`` on the eval
+configs); the floor row's encoder is its initialization, the raw pixels the no-network
+reference. Every stage's result goes to ``WORK_DIR/results.json`` as soon as it is done
+(:class:`~sdae_plugin.experiments.results.ResultStore`); a rerun skips finished stages.
+"""
+import datetime
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+from .floor import random_backbone_command, write_random_backbone
+from .plot import plot_knn_curves
+from .protocol import knn_text
+from .report import ReportContext, machine_summary, render_report
+from .results import ResultStore, last_metric
+from .rows import ROWS
+from .settings import SweepInputError, SweepSettings
+from .stages import Stage, StagePlan, relative
+
+
+def log(msg: str) -> None:
+    print(f'[mini {datetime.datetime.now():%H:%M:%S}] {msg}', flush=True)
+
+
+def bf16_available() -> bool:
+    """Whether ``import sdae_plugin`` registers ``CPUAutocastOptimWrapper`` (configs import only
+    ``sdae_plugin``; MMEngine imports ``custom_imports`` before ``--cfg-options`` apply)."""
+    import sdae_plugin  # noqa: F401
+    from mmpretrain.registry import OPTIM_WRAPPERS
+    return OPTIM_WRAPPERS.get('CPUAutocastOptimWrapper') is not None
+
+
+def check_inputs(settings: SweepSettings) -> None:
+    """Raise :class:`SweepInputError` when the data or bf16 support is missing (not for a dry
+    run, which runs nothing)."""
+    if settings.dry_run:
+        return
+    if not (Path(settings.data_root) / 'train-images-idx3-ubyte').exists():
+        raise SweepInputError(f'No Fashion-MNIST in {settings.data_root}: run '
+                              'tools/fetch_fashion_mnist.sh first.')
+    if 'bf16' in (settings.amp, settings.eval_amp) and not bf16_available():
+        raise SweepInputError(
+            '--amp bf16 needs CPUAutocastOptimWrapper registered by `import sdae_plugin` '
+            '(sdae_plugin/engine/__init__.py: from .cpu_amp import CPUAutocastOptimWrapper); '
+            'or use --amp fp32.')
+
+
+class Sweep:
+    """Runs the stages of ``settings`` in order, skipping those ``results.json`` holds, and
+    records every command (the report lists them; a dry run prints them)."""
+
+    def __init__(self, settings: SweepSettings) -> None:
+        self.settings = settings
+        self.plan = StagePlan(settings)
+        self.store = ResultStore(self.plan.work / 'results.json', settings.resume_key(),
+                                 load=not settings.dry_run)
+        self.commands: List[str] = []
+
+    def _run(self, stage: Stage, done: bool) -> Optional[float]:
+        """Record ``stage``; run it unless ``done`` or a dry run. Its wall time, if it ran."""
+        self.commands.append(stage.line)
+        if done:
+            return None
+        if self.settings.dry_run:
+            print(stage.line)
+            return None
+        log(f'{stage.key}: {stage.line}')
+        return stage.run(self.plan.work / 'logs' / (stage.key.replace('/', '_') + '.log'),
+                         self.settings.threads)
+
+    def pretrain(self, row: str, seed: int) -> None:
+        stage, final = self.plan.pretrain(row, seed), self.plan.checkpoint(row, seed)
+        done = stage.key in self.store and final.exists()
+        if not done and not self.settings.dry_run and final.parent.exists():
+            shutil.rmtree(final.parent)  # an interrupted run restarts from scratch
+        wall = self._run(stage, done)
+        if not done and not self.settings.dry_run:
+            self.store.put(stage.key, dict(wall_s=wall, epochs=self.settings.epochs,
+                                           checkpoint=str(final)))
+
+    def random_backbone(self, row: str, seed: int) -> None:
+        """The floor: the row's config's encoder at initialization, as a backbone file."""
+        out, key = self.plan.backbone(row, seed), f'pretrain/{row}/s{seed}'
+        self.commands.append(random_backbone_command(ROWS[row].config, seed, out))
+        if not self.settings.dry_run and not (key in self.store and out.exists()):
+            write_random_backbone(ROWS[row].config, seed, out)
+            self.store.put(key, dict(wall_s=0.0, epochs=0, checkpoint=str(out)))
+
+    def extract(self, row: str, seed: int) -> None:
+        stage, out = self.plan.extract(row, seed), self.plan.backbone(row, seed)
+        done = stage.key in self.store and out.exists()
+        wall = self._run(stage, done)
+        if not done and not self.settings.dry_run:
+            self.store.put(stage.key, dict(backbone=str(out), wall_s=wall))
+
+    def knn(self, stage: Stage) -> List[dict]:
+        """kNN result rows of ``stage`` (one per checkpoint or source; [] in a dry run)."""
+        if stage.key in self.store:
+            self._run(stage, done=True)
+            return self.store.get(stage.key)['rows']
+        wall = self._run(stage, done=False)
+        if self.settings.dry_run:
+            return []
+        rows = json.loads(self.plan.knn_json(stage.key).read_text())
+        self.store.put(stage.key, dict(rows=rows, wall_s=wall))
+        return rows
+
+    def downstream(self, kind: str, row: str, seed: int) -> Optional[float]:
+        """Top-1 of the linear probe (``'linear'``) or fine-tuning (``'ft'``) of a row."""
+        stage = self.plan.downstream(kind, row, seed)
+        run_dir = self.plan.downstream_dir(kind, row, seed)
+        if stage.key in self.store:
+            self._run(stage, done=True)
+            return self.store.get(stage.key)['top1']
+        if run_dir.exists() and not self.settings.dry_run:
+            shutil.rmtree(run_dir)
+        wall = self._run(stage, done=False)
+        if self.settings.dry_run:
+            return None
+        top1 = last_metric(run_dir, 'accuracy/top1')
+        self.store.put(stage.key, dict(top1=top1, wall_s=wall))
+        for ckpt in run_dir.glob('*.pth'):  # the classifier is not needed afterwards
+            ckpt.unlink()
+        return top1
+
+    def pixels_top1(self) -> Optional[float]:
+        """kNN top-1 on the normalized pixels: what an encoder must beat to be of use."""
+        rows = self.knn(self.plan.knn_pixels())
+        return rows[0]['top1_pixels'] if rows else None
+
+    def run_row(self, row: str, seed: int) -> dict:
+        """Every stage of one row and seed; the run's results (see :mod:`.report`)."""
+        s = self.settings
+        run = dict(row=row, seed=seed, label=ROWS[row].label, curve=[])
+        if not ROWS[row].pretrained:
+            self.random_backbone(row, seed)
+            run.update(epochs=0, wall_s=0.0)
+            knn_rows = self.knn(self.plan.knn_of_row(row, seed))
+        else:
+            self.pretrain(row, seed)
+            run.update(epochs=s.epochs,
+                       wall_s=(self.store.get(f'pretrain/{row}/s{seed}') or {}).get('wall_s'))
+            knn_rows = self.knn(self.plan.knn_of_row(row, seed))
+            if s.has_curve(row, seed):
+                run['curve'] = [(e, r['top1_cls'], r['top1_mean'])
+                                for e, r in zip(range(1, s.epochs + 1), knn_rows)]
+                knn_rows = knn_rows[-1:]
+                if not s.keep_checkpoints and not s.dry_run:
+                    for epoch in range(1, s.epochs):
+                        self.plan.checkpoint(row, seed, epoch).unlink(missing_ok=True)
+            self.extract(row, seed)
+        if knn_rows:
+            run.update(knn_cls=knn_rows[-1]['top1_cls'], knn_mean=knn_rows[-1]['top1_mean'])
+        if row in s.linear_rows:
+            run['linear'] = self.downstream('linear', row, seed)
+        if row in s.ft_rows:
+            run['ft'] = self.downstream('ft', row, seed)
+        return run
+
+
+@dataclass
+class SweepOutcome:
+    """What :func:`run_sweep` did: the runs, every command, and the files it wrote."""
+    runs: List[dict]
+    commands: List[str]
+    report: Optional[str] = None
+    plot: Optional[str] = None
+
+
+def run_sweep(settings: SweepSettings, invocation: str) -> SweepOutcome:
+    """Run (or, with ``settings.dry_run``, print) the sweep and write its report and plot.
+
+    Args:
+        settings: from :func:`~sdae_plugin.experiments.settings.make_settings`.
+        invocation: the command line that started it (the report repeats it).
+
+    Raises:
+        SweepInputError: missing data or bf16 support, or a work dir of other settings.
+    """
+    started = time.time()
+    check_inputs(settings)
+    sweep = Sweep(settings)
+    pixels = sweep.pixels_top1()
+    runs = [sweep.run_row(row, seed) for row in settings.rows for seed in settings.seeds_of(row)]
+    if settings.dry_run:
+        return SweepOutcome(runs, sweep.commands)
+    protocol = sweep.plan.protocol()
+    floor = next((r for r in runs if r['row'] == 'random'), {})
+    queries = protocol.knn.test_dataloader.dataset
+    plotted = plot_knn_curves(
+        runs, settings.plot, title=f'{queries.type}, {knn_text(protocol.knn)}',
+        ylabel=f'kNN top-1 on the {queries.split} split (%)', floor=floor.get('knn_cls'),
+        floor_mean=floor.get('knn_mean'), pixels=pixels)
+    out = Path(settings.out)
+    reading = out.with_name(out.stem + '_reading.md')
+    context = ReportContext(
+        written=datetime.datetime.now(), wall_s=time.time() - started,
+        work_dir=relative(settings.work_dir), machine=machine_summary(), invocation=invocation,
+        commands=sweep.commands, pixels=pixels,
+        plot=os.path.relpath(settings.plot, out.parent) if plotted else None,
+        reading=(reading.name, reading.read_text()) if reading.exists() else None)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_report(runs, sweep.store.data, protocol, context))
+    log(f'wrote {settings.out}' + (f' and {settings.plot}' if plotted else ''))
+    return SweepOutcome(runs, sweep.commands, str(out), settings.plot if plotted else None)

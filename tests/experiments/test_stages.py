@@ -1,0 +1,122 @@
+"""sdae_plugin.experiments.stages: the exact commands of every stage (as the sweep has always run
+them: results.json keys and work dirs depend on them), their resolved configs, and running one."""
+import sys
+from pathlib import Path
+
+import pytest
+
+from sdae_plugin.experiments import Stage, StagePlan, make_settings, resolve_config
+from sdae_plugin.experiments.stages import amp_options
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = 'work_dirs/fashion_mnist'  # not data/: a link there would resolve out of the repository
+KNN_OPTIONS = (f'--cfg-options train_dataloader.dataset.indices=10000 '
+               f'test_dataloader.dataset.indices=5000 train_dataloader.dataset.data_root={DATA} '
+               f'test_dataloader.dataset.data_root={DATA}')
+EVAL_OPTIONS = (f'train_dataloader.dataset.indices=8192 train_dataloader.dataset.data_root={DATA} '
+                f'val_dataloader.dataset.data_root={DATA} '
+                f'test_dataloader.dataset.data_root={DATA} default_hooks.logger.interval=20')
+
+
+def default_plan(**options) -> StagePlan:
+    return StagePlan(make_settings(work_dir=str(ROOT / 'work_dirs/mini'),
+                                   data_root=str(ROOT / DATA), **options))
+
+
+def test_default_commands_are_the_published_ones():
+    """The lines of docs/results_mini.md's command list (written by the sweep before it moved
+    into the package; the data root there is data/fashion_mnist)."""
+    plan = default_plan()
+    assert plan.knn_pixels().line == (
+        'python tools/knn_eval.py --pixels --config configs/mini/eval/knn_fashion-mnist.py '
+        '--amp bf16 --out-json work_dirs/mini/knn/knn_pixels.json ' + KNN_OPTIONS)
+    assert plan.knn_of_row('random', 0).line == (
+        'python tools/knn_eval.py --random-init configs/mini/sdae_vit-mini_fashion-mnist.py '
+        '--seed 0 --config configs/mini/eval/knn_fashion-mnist.py --amp bf16 --out-json '
+        'work_dirs/mini/knn/knn_random_s0.json ' + KNN_OPTIONS)
+    assert plan.downstream('linear', 'random', 0).line == (
+        'python tools/train.py configs/mini/eval/linear_vit-mini_fashion-mnist.py --work-dir '
+        'work_dirs/mini/random_s0_linear --cfg-options '
+        'model.backbone.init_cfg.checkpoint=work_dirs/mini/random_s0/backbone.pth '
+        'randomness.seed=0 train_cfg.max_epochs=3 param_scheduler.0.T_max=3 '
+        'param_scheduler.0.end=3 train_dataloader.num_workers=2 ' + EVAL_OPTIONS +
+        ' optim_wrapper.type=CPUAutocastOptimWrapper optim_wrapper.dtype=bfloat16 '
+        'val_cfg.fp16=True')
+    assert plan.downstream('ft', 'sdae', 1).line == (
+        'python tools/train.py configs/mini/eval/ft_vit-mini_fashion-mnist.py --work-dir '
+        'work_dirs/mini/sdae_s1_ft --cfg-options '
+        'model.backbone.init_cfg.checkpoint=work_dirs/mini/sdae_s1/backbone.pth '
+        'randomness.seed=1 train_cfg.max_epochs=2 param_scheduler.1.T_max=1 '
+        'param_scheduler.1.end=2 train_dataloader.num_workers=2 ' + EVAL_OPTIONS)
+    pretrain = ('python tools/train.py configs/mini/sdae_vit-mini_fashion-mnist.py --work-dir '
+                'work_dirs/mini/sdae_s{0} --cfg-options randomness.seed={0} '
+                'train_cfg.max_epochs=6 param_scheduler.1.T_max=5 param_scheduler.1.end=6 '
+                'train_dataloader.batch_size=128 train_dataloader.num_workers=2 '
+                'train_dataloader.dataset.indices=8192 '
+                f'train_dataloader.dataset.data_root={DATA} '
+                'default_hooks.checkpoint.max_keep_ckpts={1} default_hooks.logger.interval=20')
+    # every epoch is kept for the curve (first seed), only the last otherwise
+    assert plan.pretrain('sdae', 0).line == pretrain.format(0, -1)
+    assert plan.pretrain('sdae', 1).line == pretrain.format(1, 1)
+    assert plan.knn_of_row('sdae', 0).line == (
+        'python tools/knn_eval.py ' + ' '.join(f'work_dirs/mini/sdae_s0/epoch_{e}.pth'
+                                              for e in range(1, 7)) +
+        ' --config configs/mini/eval/knn_fashion-mnist.py --amp bf16 --out-json '
+        'work_dirs/mini/knn/knn_sdae_s0.json ' + KNN_OPTIONS)
+    assert plan.knn_of_row('sdae', 1).line.startswith(
+        'python tools/knn_eval.py work_dirs/mini/sdae_s1/epoch_6.pth --config')
+    assert plan.extract('sdae', 0).line == ('python tools/extract_backbone.py '
+                                            'work_dirs/mini/sdae_s0/epoch_6.pth '
+                                            'work_dirs/mini/sdae_s0/backbone.pth')
+    assert [plan.pretrain('mae', 0).key, plan.extract('mae', 0).key,
+            plan.knn_of_row('mae', 0).key, plan.downstream('linear', 'mae', 0).key] == \
+        ['pretrain/mae/s0', 'extract/mae/s0', 'knn/mae/s0', 'linear/mae/s0']
+
+
+def test_stage_configs_resolve_with_their_options():
+    plan = default_plan(epochs=9, subset=0, batch_size=64, amp='bf16', knn_train=0,
+                        linear_epochs=4, ft_epochs=5)
+    pre = plan.pretrain('mae', 0).resolve()
+    assert pre.model.type == 'MAE' and pre.train_cfg.max_epochs == 9
+    assert (pre.param_scheduler[1].T_max, pre.param_scheduler[1].end) == (8, 9)
+    assert pre.train_dataloader.batch_size == 64 and pre.train_dataloader.dataset.indices is None
+    assert pre.train_dataloader.dataset.data_root == DATA
+    assert (pre.optim_wrapper.type, pre.optim_wrapper.dtype) == ('CPUAutocastOptimWrapper',
+                                                                 'bfloat16')
+    knn = plan.knn_pixels().resolve()
+    assert knn.train_dataloader.dataset.indices is None
+    assert knn.test_dataloader.dataset.indices == 5000
+    linear = plan.downstream('linear', 'sdae', 1).resolve()
+    assert linear.randomness.seed == 1 and linear.param_scheduler[0].end == 4
+    assert linear.model.backbone.init_cfg.checkpoint == 'work_dirs/mini/sdae_s1/backbone.pth'
+    ft = plan.downstream('ft', 'sdae', 0).resolve()
+    assert (ft.train_cfg.max_epochs, ft.param_scheduler[1].T_max) == (5, 4)
+    assert ft.optim_wrapper.type == 'CPUAutocastOptimWrapper' and ft.val_cfg.fp16 is True
+    # what the configs hold unless an option says otherwise
+    assert resolve_config('configs/mini/eval/knn_fashion-mnist.py').knn.k == 20
+
+
+def test_smoke_preset_fits_its_tiny_data():
+    plan = StagePlan(make_settings(preset='smoke', work_dir='/tmp/w', data_root='/tmp/d'))
+    linear = plan.downstream('linear', 'sdae', 0)
+    assert linear.options[-1] == 'train_dataloader.batch_size=16'
+    assert linear.resolve().train_dataloader.batch_size == 16
+    assert plan.pretrain('sdae', 0).resolve().train_dataloader.dataset.indices == 32
+
+
+def test_amp_options():
+    assert amp_options('fp32', 'pretrain') == []
+    assert amp_options('bf16', 'pretrain') == ['optim_wrapper.type=CPUAutocastOptimWrapper',
+                                               'optim_wrapper.dtype=bfloat16']
+    assert amp_options('bf16', 'linear')[-1] == 'val_cfg.fp16=True'
+
+
+def test_a_stage_runs_from_the_repository_with_its_threads(tmp_path):
+    code = 'import os; print(os.getcwd(), os.environ["OMP_NUM_THREADS"])'
+    stage = Stage('probe/x', ('-c', code))
+    assert stage.command == [sys.executable, '-c', code]
+    wall = stage.run(tmp_path / 'logs' / 'x.log', threads=1)
+    assert wall >= 0 and (tmp_path / 'logs' / 'x.log').read_text().split() == [str(ROOT), '1']
+    with pytest.raises(RuntimeError, match=r'probe/y failed \(exit 3\).*\n.*boom'):
+        Stage('probe/y', ('-c', 'import sys; print("boom"); sys.exit(3)')).run(tmp_path / 'y.log')
+    assert Stage('k', ('tools/knn_eval.py', '--amp', 'bf16')).flag('--amp') == 'bf16'

@@ -1,0 +1,105 @@
+"""sdae_plugin.experiments.sweep: the dry-run plan, the input checks, and (slow) a CI-sized sweep
+through tools/reproduce_mini.py that writes a complete report and plot and resumes."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sdae_plugin.experiments import (MAIN_ROWS, ROWS, SettingsMismatch, SweepInputError,
+                                     make_settings, run_sweep)
+from sdae_plugin.experiments.rows import FT_CONFIG, LINEAR_CONFIG
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_dry_run_plans_every_stage(capsys, tmp_path):
+    work = tmp_path / 'never_written'
+    outcome = run_sweep(make_settings(dry_run=True, work_dir=str(work)), 'python x')
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines == [c for c in outcome.commands if not c.startswith('python -c')]
+    assert len(outcome.commands) == len(lines) + 1  # + the floor's random-init encoder
+    assert outcome.report is None and not work.exists()
+    for name, row in ROWS.items():
+        assert row.config in out, name
+    # every row, the second seeds of the main rows, and the raw pixels
+    assert out.count('tools/knn_eval.py') == len(ROWS) + len(MAIN_ROWS) + 1
+    assert out.count('--pixels') == 1
+    assert out.count(FT_CONFIG) == 5  # random once, sdae and mae twice
+    assert out.count(LINEAR_CONFIG) == len(ROWS) + len(MAIN_ROWS)
+    assert out.count('tools/extract_backbone.py') == len(ROWS) - 1 + len(MAIN_ROWS)
+    # default precision: bf16 where the encoder is frozen (kNN, linear), fp32 where it trains
+    assert all('CPUAutocastOptimWrapper' in line for line in lines if LINEAR_CONFIG in line)
+    assert not any('CPUAutocastOptimWrapper' in line for line in lines
+                   if FT_CONFIG in line or 'configs/mini/sdae_vit' in line)
+    assert all('--amp bf16' in line for line in lines if 'tools/knn_eval.py' in line)
+    assert [r['row'] for r in outcome.runs][:3] == ['random', 'sdae', 'sdae']
+
+
+def test_inputs_are_checked_before_anything_runs(tmp_path, fashion_idx):
+    with pytest.raises(SweepInputError, match='No Fashion-MNIST in .*fetch_fashion_mnist.sh'):
+        run_sweep(make_settings(work_dir=str(tmp_path / 'w'), data_root=str(tmp_path / 'no')),
+                  'python x')
+    fashion_idx(tmp_path / 'data', num=8)
+    (tmp_path / 'w').mkdir()
+    (tmp_path / 'w' / 'results.json').write_text(json.dumps({'_settings': {'epochs': 99}}))
+    with pytest.raises(SettingsMismatch, match='holds results of other settings'):
+        run_sweep(make_settings(work_dir=str(tmp_path / 'w'), data_root=str(tmp_path / 'data')),
+                  'python x')
+    assert not (tmp_path / 'w' / 'logs').exists()
+
+
+@pytest.mark.slow
+def test_smoke_sweep_writes_a_complete_report(tmp_path, fashion_idx):
+    data = tmp_path / 'fashion'
+    fashion_idx(data, num=48)
+    out = tmp_path / 'docs' / 'results_mini.md'
+    cmd = [sys.executable, 'tools/reproduce_mini.py', '--smoke', '--data-root', str(data),
+           '--work-dir', str(tmp_path / 'work'), '--out', str(out)]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    report = out.read_text()
+    section = report[report.index('## Every run'):].split('\n## ')[0]
+    table = [line for line in section.splitlines() if line.startswith('| ')][1:]  # no header
+    assert [line.split('|')[2].strip() for line in table] == ['`random`', '`sdae`', '`mae`']
+    for line in table:
+        cells = [c.strip() for c in line.strip('|').split('|')]
+        assert len(cells) == 9 and '—' not in cells and all(cells), line
+        for value in cells[5:]:
+            assert 0.0 <= float(value) <= 100.0
+    assert float(table[1].split('|')[5]) > 0  # sdae wall time in minutes
+    assert 'tools/train.py configs/mini/sdae_vit-mini_fashion-mnist.py' in report
+    assert 'tools/train.py configs/mini/mae_vit-mini_fashion-mnist.py' in report
+    assert 'tools/extract_backbone.py' in report and 'tools/knn_eval.py --pixels' in report
+    assert LINEAR_CONFIG in report and FT_CONFIG in report
+    assert 'Machine:' in report and 'Seeds:' in report
+    # the smoke preset's sizes, as the resolved configs state them
+    assert '**Pretraining**: 2 epochs on the first 32 training images, batch 16;' in report
+    assert 'memory bank: all training images, queries: all test images' in report
+    assert 'normalized 32x32 pixels' in report and '## Reading' not in report
+    assert 'python tools/reproduce_mini.py --smoke --data-root' in report
+
+    png = out.parent / 'results_mini_knn.png'
+    assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and png.stat().st_size > 5000
+    assert '(results_mini_knn.png)' in report
+
+    results = json.loads((tmp_path / 'work' / 'results.json').read_text())
+    assert len(results['knn/sdae/s0']['rows']) == 2  # kNN after each of the 2 epochs
+    assert set(results) == {'_settings', 'knn/pixels'} | {
+        f'{stage}/{row}/s0' for row in ('random', 'sdae', 'mae')
+        for stage in ('pretrain', 'knn', 'linear', 'ft')} | {'extract/sdae/s0', 'extract/mae/s0'}
+    # only the last epoch checkpoint is kept
+    assert sorted(p.name for p in (tmp_path / 'work' / 'sdae_s0').glob('epoch_*.pth')) == \
+        ['epoch_2.pth']
+
+    # a rerun finds every stage done and only rewrites the report
+    out.unlink()
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert 'tools/' not in again.stdout  # nothing rerun
+    assert json.loads((tmp_path / 'work' / 'results.json').read_text()) == results
+    assert out.read_text().split('## Every run')[1].split('##')[0] == \
+        report.split('## Every run')[1].split('##')[0]
