@@ -6,7 +6,7 @@ Public API::
     Encoder(state, num_heads=None, meta={}, num_heads_from='')   # .arch -> ViTArch, .vit_kwargs()
     read_encoder(path, teacher=False, num_heads=None, config=None, unsafe=False,
                  require_heads=True) -> Encoder
-    save_backbone(encoder, path)              # {'state_dict': {'backbone.*'}, 'meta': {..., 'num_heads'}}
+    save_backbone(encoder, path)    # {'state_dict': {'backbone.*'}, 'meta': {..., 'num_heads'}}
     random_encoder(model_cfg, seed=0) -> Encoder               # a pretraining config at init
     build_vit(encoder, out_type='raw', strict=True) -> VisionTransformer (eval, loaded)
     build_config_backbone(config, options=None, **overrides) -> backbone without init_cfg

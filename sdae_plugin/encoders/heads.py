@@ -1,8 +1,8 @@
 """The number of attention heads of an encoder: the one policy every tool follows.
 
 The weights do not determine it (no tensor's shape depends on it), yet the same weights with
-another head count compute other features, so it is never guessed from the width. Sources, first
-first:
+another head count compute other features, so it is never guessed from the width. Sources, in
+order of precedence:
 
 1. an explicit value (``num_heads=``, a tool's ``--num-heads``);
 2. a config: one given (``config=``, ``--config``), else the one MMEngine's Runner stores in the

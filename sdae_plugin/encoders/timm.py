@@ -51,7 +51,7 @@ def to_timm_state_dict(encoder: Encoder) -> StateDict:
             model has both).
         KeyError: for a key outside the table.
     """
-    from sdae_plugin.visualization import progress
+    from ..visualization.progress import progress
     state = encoder.state
     if 'cls_token' not in state or 'ln1.weight' not in state:
         raise BackboneKeyError(missing=[k for k in ('cls_token', 'ln1.weight') if k not in state],

@@ -2,7 +2,7 @@
 
 The checkpoints are real: one epoch of the tiny SdAE through MMEngine's Runner (conftest), an MAE
 model of the mini configs, and, for the released layout, MMPretrain modules whose state dicts are
-renamed to MAE/timm names by the pairs written out in ``test_keys.py``'s way (here, by rule).
+renamed to MAE/timm names by :func:`timm_name` below (written independently of the package).
 """
 import argparse
 from collections import OrderedDict

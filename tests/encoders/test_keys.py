@@ -1,6 +1,5 @@
 """The one MMPretrain <-> MAE/timm key table, both directions, against pairs written out here."""
 import pytest
-import torch
 from mmpretrain.models import VisionTransformer
 
 from sdae_plugin.encoders import from_timm_key, to_timm_key
