@@ -1,6 +1,9 @@
-"""Shared fixtures: tiny but real SdAE models built through the MMPretrain registry."""
+"""Shared fixtures: tiny but real SdAE models built through the MMPretrain registry, their
+checkpoints, tiny data sets, and the tools run as users run them (subprocesses)."""
 import copy
 import struct
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -13,6 +16,8 @@ from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
 init_default_scope('mmpretrain')
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TINY_ARCH = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
 
@@ -162,3 +167,54 @@ def mini_protocol():
                                                  **options)).protocol()
         return cache[key]
     return build
+
+
+def run_tool_process(name: str, *args, returncode: int = 0) -> subprocess.CompletedProcess:
+    """``python tools/<name>.py ARGS`` from the repository root; asserts its exit status."""
+    result = subprocess.run([sys.executable, str(ROOT / 'tools' / f'{name}.py'),
+                             *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == returncode, (result.stdout + result.stderr)[-6000:]
+    return result
+
+
+@pytest.fixture
+def run_tool():
+    """``run_tool(name, *args, returncode=0)`` runs ``tools/<name>.py`` as a user would."""
+    return run_tool_process
+
+
+@pytest.fixture(scope='session')
+def trained_checkpoint(tmp_path_factory) -> Path:
+    """``epoch_1.pth`` of one real training epoch of the tiny SdAE (2 heads), written by MMEngine's
+    Runner with the training config in its meta, as tools/train.py writes it."""
+    from mmengine.config import Config
+    folder = tmp_path_factory.mktemp('trained')
+    runner = build_runner(folder / 'run', max_epochs=1, cfg=Config(dict(model=tiny_sdae_cfg())))
+    runner.train()
+    return folder / 'run' / 'epoch_1.pth'
+
+
+def write_image(path, size=(28, 28), mode: str = 'L') -> Path:
+    """A picture with structure (a bright square on a gradient), as an image file."""
+    from PIL import Image
+    width, height = size
+    array = np.tile(np.linspace(0, 120, width, dtype=np.uint8), (height, 1))
+    array[height // 4:3 * height // 4, width // 3:2 * width // 3] = 240
+    image = Image.fromarray(array, 'L')
+    (image if mode == 'L' else image.convert(mode)).save(path)
+    return Path(path)
+
+
+@pytest.fixture
+def image_file():
+    """Factory: ``image_file(path, size=(28, 28), mode='L')`` writes a structured picture."""
+    return write_image
+
+
+@pytest.fixture
+def png_size():
+    """``png_size(width_in, height_in, dpi)``: the pixel size of a figure saved by
+    :func:`sdae_plugin.visualization.drawing.save` (no tight bounding box)."""
+    return lambda width_in, height_in, dpi: (int(round(width_in * dpi)),
+                                             int(round(height_in * dpi)))

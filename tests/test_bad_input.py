@@ -13,7 +13,7 @@ Index of all bad-input cases (issue 6); each is asserted on its message.
 | 7 | per-epoch EMA under an iteration-based loop | hooks/test_teacher_ema.py |
 | 8 | EMA momentum outside [0, 1) | hooks/test_teacher_ema.py |
 | 9 | resume from a checkpoint without a teacher / with other teacher shapes | here |
-| 10 | extract a backbone from a file that is not a pretraining checkpoint | here |
+| 10 | extract a backbone from a file that is not a pretraining checkpoint | encoders/test_checkpoints.py, tools/test_extract_backbone.py |
 | 11 | backbone key mismatch when loading downstream | here |
 | 12 | corrupt / truncated image: fails naming the file (no skipping) | here |
 | 13 | NaN / inf loss; NaN weights at a checkpoint | hooks/test_nan_guard.py |
@@ -24,9 +24,9 @@ Index of all bad-input cases (issue 6); each is asserted on its message.
 | 18 | mask_ratio outside (0, 1); neck/mask-generator sizes that disagree | models/utils/test_masking.py, models/algorithms/test_sdae.py |
 | 19 | CollapseWatchHook threshold / interval out of range | hooks/test_collapse_watch.py |
 | 20 | unknown `teacher_autocast` dtype | models/algorithms/test_sdae.py |
+| 21 | attention-head count unknown, or stated differently by two sources | encoders/test_heads.py, tools/test_extract_backbone.py |
 """
-import importlib.util
-import sys
+import re
 from pathlib import Path
 
 import numpy as np
@@ -86,19 +86,8 @@ def test_resume_from_checkpoint_without_matching_teacher(make_runner, tmp_path, 
         runner.train()
 
 
-def test_extract_backbone_from_a_file_that_is_not_a_pretraining_checkpoint():
-    from sdae_plugin.engine.checkpoint_io import detect_format, extract_backbone
-    with pytest.raises(ValueError, match=r'Unknown checkpoint layout: expected a "state_dict" '
-                       r"\(MMEngine\) or a \"model\".*found keys \['optimizer'\]"):
-        detect_format({'optimizer': {}})
-    detector = {'state_dict': {'neck.fpn.weight': torch.zeros(1), 'roi_head.w': torch.zeros(1)}}
-    with pytest.raises(ValueError, match=r'No "backbone.\*" keys in the checkpoint \(its '
-                       r"prefixes: \['neck.', 'roi_head.'\]\)"):
-        extract_backbone(detector)
-
-
 def test_backbone_key_mismatch_when_loading_downstream(make_sdae):
-    from sdae_plugin.engine.checkpoint_io import BackboneKeyError, check_backbone_state
+    from sdae_plugin.encoders import BackboneKeyError, check_backbone_state
     state = {k: v for k, v in make_sdae().backbone.state_dict().items()}
     downstream = MODELS.build(dict(type='VisionTransformer',
                                    arch=dict(embed_dims=32, num_layers=3, num_heads=2,
@@ -151,41 +140,28 @@ def test_empty_dataloader_is_an_error(make_runner, tmp_path, length, batch_size,
         runner.train()
 
 
-def load_train_tool():
-    spec = importlib.util.spec_from_file_location('sdae_train_tool', ROOT / 'tools/train.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_config_without_custom_imports(tmp_path, monkeypatch):
+def test_config_without_custom_imports(tmp_path, run_tool):
     cfg = Config.fromfile(str(ROOT / 'configs/sdae_vit-tiny_fashion-mnist_demo.py'))
     assert cfg.pop('custom_imports')['imports'] == ['sdae_plugin']
     cfg_file = tmp_path / 'no_imports.py'
     cfg.dump(str(cfg_file))
-    monkeypatch.setattr(sys, 'argv', ['train.py', str(cfg_file), '--work-dir', str(tmp_path)])
-    with pytest.raises(ValueError, match=r"(?s)uses sdae-plugin modules \[.*'SdAE'.*\] but "
-                       r"does not "
-                       r"import the plugin.*custom_imports = dict\(imports=\['sdae_plugin'\], "
-                       r'allow_failed_imports=False\)'):
-        load_train_tool().main()
+    err = run_tool('train', cfg_file, '--work-dir', tmp_path, returncode=1).stderr
+    assert re.search(r"(?s)ValueError: .*uses sdae-plugin modules \[.*'SdAE'.*\] but does not "
+                     r"import the plugin.*custom_imports = dict\(imports=\['sdae_plugin'\], "
+                     r'allow_failed_imports=False\)', err), err[-3000:]
     # the same config with the import passes the check
     from sdae_plugin.engine.config_check import check_custom_imports
     demo = ROOT / 'configs/sdae_vit-tiny_fashion-mnist_demo.py'
     check_custom_imports(Config.fromfile(str(demo)))
 
 
-def test_test_tool_checks_custom_imports_too(tmp_path, monkeypatch):
+def test_test_tool_checks_custom_imports_too(tmp_path, run_tool):
     """tools/test.py on a linear-probe config (it uses WeightsOnlyCheckpointHook) with no import."""
     cfg = Config.fromfile(str(ROOT / 'configs/mini/eval/linear_vit-mini_fashion-mnist.py'))
     cfg.pop('custom_imports')
     cfg_file = tmp_path / 'no_imports.py'
     cfg.dump(str(cfg_file))
-    spec = importlib.util.spec_from_file_location('sdae_test_tool', ROOT / 'tools/test.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    monkeypatch.setattr(sys, 'argv', ['test.py', str(cfg_file), str(tmp_path / 'missing.pth'),
-                                      '--work-dir', str(tmp_path)])
-    with pytest.raises(ValueError, match=r"(?s)\['WeightsOnlyCheckpointHook'\] but does not "
-                       r'import the plugin'):
-        tool.main()
+    err = run_tool('test', cfg_file, tmp_path / 'missing.pth', '--work-dir', tmp_path,
+                   returncode=1).stderr
+    assert re.search(r"(?s)ValueError: .*\['WeightsOnlyCheckpointHook'\] but does not import "
+                     r'the plugin', err), err[-3000:]

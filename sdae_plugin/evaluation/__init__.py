@@ -1,7 +1,6 @@
 """Evaluation of pretrained encoders without training: weighted kNN on frozen features."""
-from .knn import (build_encoder, checkpoint_num_heads, extract_features, knn_predict, knn_top1,
-                  load_encoder_state, model_num_heads, pixel_features, random_encoder_state)
+from .knn import extract_features, knn_predict, knn_top1, pixel_features
+from .knn_eval import KnnSource, cached_batches, evaluate_knn, format_row, knn_sources
 
-__all__ = ['build_encoder', 'checkpoint_num_heads', 'extract_features', 'knn_predict',
-           'knn_top1', 'load_encoder_state', 'model_num_heads', 'pixel_features',
-           'random_encoder_state']
+__all__ = ['KnnSource', 'cached_batches', 'evaluate_knn', 'extract_features', 'format_row',
+           'knn_predict', 'knn_sources', 'knn_top1', 'pixel_features']

@@ -2,13 +2,11 @@
 
 Every test feature votes with its ``k`` most cosine-similar training features, each vote
 weighted by ``exp(similarity / temperature)`` (k=20, T=0.07 in DINO); the class with the largest
-summed weight wins. Features come from any ViT encoder checkpoint that
-:mod:`sdae_plugin.engine.checkpoint_io` reads (this plugin's pretraining checkpoints, MMPretrain's
-MAE checkpoints, extracted backbones, the released SdAE checkpoints), run as MMPretrain's
-``VisionTransformer`` on whole images: the cls token and the mean of the patch tokens, both after
-the encoder's final LayerNorm.
+summed weight wins. Features of an encoder (:func:`~sdae_plugin.encoders.build_vit`, run on whole
+images): the cls token and the mean of the patch tokens, both after the encoder's final LayerNorm.
+These functions are pure (tensors in, tensors out); :mod:`.knn_eval` reads the data and the
+checkpoints.
 """
-import copy
 from contextlib import nullcontext
 from typing import Dict, Iterable, Optional, Tuple
 
@@ -16,82 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..engine.checkpoint_io import (StateDict, check_backbone_state, extract_backbone,
-                                    infer_vit_arch, load_checkpoint_file)
-
 FEATURE_KINDS = ('cls', 'mean')
-
-
-def model_num_heads(model_cfg) -> int:
-    """The attention heads of a model config's ViT backbone (``arch`` dict or arch name)."""
-    arch = model_cfg['backbone']['arch']
-    if isinstance(arch, str):
-        from mmpretrain.models import VisionTransformer
-        return int(VisionTransformer.arch_zoo[arch.lower()]['num_heads'])
-    return int(arch['num_heads'])
-
-
-def checkpoint_num_heads(checkpoint: dict) -> Optional[int]:
-    """The heads of the ViT that wrote an MMEngine checkpoint, from the config text MMEngine's
-    Runner stores in ``meta['cfg']``; None if the checkpoint has no config (e.g. an extracted
-    backbone). The weights alone do not determine it: the same tensors with another head count
-    compute other features."""
-    meta = checkpoint.get('meta')
-    text = meta.get('cfg') if isinstance(meta, dict) else None
-    if not isinstance(text, str):
-        return None
-    from mmengine.config import Config
-    try:
-        return model_num_heads(Config.fromstring(text, '.py').model)
-    except Exception:  # a config without a ViT backbone arch
-        return None
-
-
-def load_encoder_state(path: str, teacher: bool = False, unsafe: bool = False,
-                       num_heads: Optional[int] = None) -> Tuple[StateDict, int]:
-    """The encoder state (MMPretrain ViT names, no prefix) of a checkpoint and its head count.
-
-    Raises:
-        ValueError: if ``num_heads`` is not given and the checkpoint holds no config to read
-            it from.
-    """
-    checkpoint = load_checkpoint_file(path, unsafe=unsafe)
-    state = extract_backbone(checkpoint, teacher=teacher)
-    heads = num_heads or checkpoint_num_heads(checkpoint)
-    if heads is None:
-        raise ValueError(f'{path} holds no training config to read the number of attention '
-                         'heads from (the weights do not determine it): pass num_heads '
-                         '(tools/knn_eval.py --num-heads).')
-    return state, heads
-
-
-def build_encoder(state: StateDict, num_heads: int) -> nn.Module:
-    """MMPretrain's ``VisionTransformer`` (all tokens out) loaded strictly with ``state``."""
-    from mmpretrain.models import VisionTransformer
-    kwargs = infer_vit_arch(state)
-    if kwargs['arch']['embed_dims'] % num_heads:
-        raise ValueError(f'num_heads={num_heads} does not divide the width '
-                         f'{kwargs["arch"]["embed_dims"]}')
-    kwargs['arch']['num_heads'] = num_heads
-    model = VisionTransformer(out_type='raw', **kwargs)
-    check_backbone_state(model, state, strict=True, context='(kNN encoder)')
-    model.eval()  # (VisionTransformer.train returns None, so eval() cannot be chained)
-    return model
-
-
-def random_encoder_state(model_cfg: dict, seed: int = 0) -> StateDict:
-    """The student encoder of a pretraining model config at its initialization (the floor row).
-
-    The model (e.g. SdAE or MAE) is built from ``model_cfg`` and initialized with its own
-    ``init_cfg`` after ``torch.manual_seed(seed)``, exactly as pretraining starts.
-    """
-    from mmengine.registry import init_default_scope
-    from mmpretrain.registry import MODELS
-    init_default_scope('mmpretrain')
-    torch.manual_seed(seed)
-    model = MODELS.build(copy.deepcopy(model_cfg))
-    model.init_weights()
-    return {k: v.detach().clone() for k, v in model.backbone.state_dict().items()}
 
 
 @torch.no_grad()

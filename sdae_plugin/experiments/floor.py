@@ -9,9 +9,8 @@ from pathlib import Path
 from .stages import ROOT, relative
 
 COMMAND = ('python -c "from mmengine.config import Config; '
-           'from sdae_plugin.evaluation import random_encoder_state; '
-           'from sdae_plugin.engine.checkpoint_io import save_backbone; '
-           "save_backbone(random_encoder_state(Config.fromfile('{config}').model, {seed}), "
+           'from sdae_plugin.encoders import random_encoder, save_backbone; '
+           "save_backbone(random_encoder(Config.fromfile('{config}').model, {seed}), "
            "'{out}')\"")
 
 
@@ -25,7 +24,6 @@ def write_random_backbone(config: str, seed: int, out: Path) -> None:
     ``torch.manual_seed(seed)`` and its own ``init_cfg``, as ``tools/extract_backbone.py``
     writes a trained one."""
     from mmengine.config import Config
-    from sdae_plugin.engine.checkpoint_io import save_backbone
-    from sdae_plugin.evaluation import random_encoder_state
+    from sdae_plugin.encoders import random_encoder, save_backbone
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_backbone(random_encoder_state(Config.fromfile(str(ROOT / config)).model, seed), str(out))
+    save_backbone(random_encoder(Config.fromfile(str(ROOT / config)).model, seed), str(out))

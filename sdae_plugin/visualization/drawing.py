@@ -5,7 +5,6 @@ Figures are built at an exact size: a PNG written by :func:`save` is
 """
 import math
 from pathlib import Path
-from typing import Tuple
 
 import numpy as np
 
@@ -37,11 +36,6 @@ def save(fig, out: str) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=fig.dpi, format='png', facecolor='white')
     return out
-
-
-def png_size(width_in: float, height_in: float, dpi: int) -> Tuple[int, int]:
-    """``(width, height)`` in pixels of a figure of that size saved by :func:`save`."""
-    return int(round(width_in * dpi)), int(round(height_in * dpi))
 
 
 def display_rgb(image: np.ndarray) -> np.ndarray:

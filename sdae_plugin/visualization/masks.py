@@ -1,11 +1,13 @@
 """Which patch goes where in one SdAE step, for drawing (the paper's Fig. 3d).
 
-Everything comes from :class:`~sdae_plugin.models.utils.MultiFoldMaskGenerator` itself, built from
-a config's ``model.mask_generator`` exactly as :class:`~sdae_plugin.models.SdAE` builds it: there
-is no second mask implementation here, only a reading of its :class:`MaskPlan`.
+Everything comes from :class:`~sdae_plugin.models.utils.MultiFoldMaskGenerator` itself, built by
+:class:`~sdae_plugin.models.SdAE`'s own constructor from a config (:func:`build_sdae_skeleton`):
+there is no second mask implementation here, only a reading of its :class:`MaskPlan`.
 """
+import copy
+
 import torch
-from mmpretrain.registry import MODELS
+from torch import nn
 
 import sdae_plugin.models  # noqa: F401  (registers MultiFoldMaskGenerator)
 from sdae_plugin.models.utils import MaskPlan, MultiFoldMaskGenerator
@@ -14,19 +16,28 @@ VISIBLE = -1  # label of a patch the student sees
 NO_TARGET = -2  # a masked patch that gets no teacher target (drop_remainder / teacher_crop)
 
 
-def build_mask_generator(model_cfg: dict, num_patches: int) -> MultiFoldMaskGenerator:
-    """The mask generator of an SdAE model config, with ``num_patches`` from its backbone.
+def build_sdae_skeleton(cfg) -> nn.Module:
+    """The config's SdAE model, built by the same constructor as for training, on the meta device.
+
+    ``model.mask_generator`` is then the generator training uses (``SdAE`` fills its
+    ``num_patches`` from the backbone and checks the config), and ``model.backbone`` gives the
+    patch grid; the meta device allocates no weights, so a ViT-L config costs nothing here.
 
     Args:
-        model_cfg (dict): the config's ``model`` (``SdAE``); its ``mask_generator`` entry is used
-            (SdAE's default ``dict(type='MultiFoldMaskGenerator')`` when absent).
-        num_patches (int): the backbone's ``num_patches``.
+        cfg (Config): a whole config; its ``model`` must be an ``SdAE``.
+
+    Raises:
+        ValueError: for a model without a mask generator (e.g. MAE).
     """
-    cfg = dict(model_cfg.get('mask_generator') or dict(type='MultiFoldMaskGenerator'))
-    if cfg.setdefault('num_patches', num_patches) != num_patches:
-        raise ValueError(f'mask_generator.num_patches={cfg["num_patches"]} but the backbone has '
-                         f'{num_patches} patches')
-    return MODELS.build(cfg)
+    from mmengine.registry import MODELS, DefaultScope
+    model_cfg = copy.deepcopy(cfg.model)
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmpretrain')), \
+            torch.device('meta'):
+        model = MODELS.build(model_cfg)
+    if not isinstance(getattr(model, 'mask_generator', None), MultiFoldMaskGenerator):
+        raise ValueError(f'model.type={model_cfg.get("type")!r} has no MultiFoldMaskGenerator: '
+                         'give an SdAE pretraining config')
+    return model
 
 
 def draw_plan(generator: MultiFoldMaskGenerator, seed: int, batch_size: int = 1) -> MaskPlan:

@@ -1,38 +1,26 @@
-"""tools/export_timm.py: SdAE encoders load into timm's ViT and give MMPretrain's features.
+"""timm exports load into timm's ViT and compute MMPretrain's features.
 
 The reference features come from MMPretrain's ``VisionTransformer`` loaded here with the
-checkpoint's own ``backbone.*`` / ``teacher.*`` tensors (not through the tool), the timm side from
-timm's ``VisionTransformer`` built from the exported kwargs (or ``timm.create_model`` by name).
+checkpoint's own ``backbone.*`` / ``teacher.*`` tensors (not through the package), the timm side
+from timm's ``VisionTransformer`` built from the exported kwargs (or ``timm.create_model`` by name).
 """
 import argparse
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
-from mmengine.config import Config
+import timm
 from mmpretrain.models import VisionTransformer
+from timm.models.vision_transformer import VisionTransformer as TimmViT
 
-timm = pytest.importorskip('timm')
-from timm.models.vision_transformer import VisionTransformer as TimmViT  # noqa: E402
+from sdae_plugin.encoders import (Encoder, HeadCountError, export_timm, read_encoder,
+                                  timm_kwargs, to_timm_state_dict, verify_timm)
+from sdae_plugin.encoders.timm import read_timm_export, timm_model_name
 
-ROOT = Path(__file__).resolve().parents[2]
 TINY = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)  # conftest's arch
 
-_spec = importlib.util.spec_from_file_location('export_timm', ROOT / 'tools/export_timm.py')
-export_tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(export_tool)
 
-
-def read_tensors(path: Path) -> dict:
-    if path.suffix == '.safetensors':
-        from safetensors.torch import load_file
-        return load_file(str(path))
-    return torch.load(path, weights_only=True)
-
-
-def branch_state(checkpoint: Path, prefix: str) -> dict:
+def branch_state(checkpoint, prefix: str) -> dict:
     sd = torch.load(checkpoint, weights_only=True)['state_dict']
     return {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
 
@@ -54,34 +42,31 @@ def features_agree(mm_state: dict, mm_kwargs: dict, timm_model, in_chans: int,
     return ours
 
 
-def test_student_and_teacher_of_a_training_run_round_trip_through_timm(tmp_path, make_runner,
-                                                                       sdae_cfg):
-    cfg = Config(dict(model=sdae_cfg()))  # stored in the checkpoint's meta, as tools/train.py does
-    cfg.dump(str(tmp_path / 'tiny.py'))
-    runner = make_runner(tmp_path / 'run', max_epochs=1, cfg=cfg)
-    runner.train()
-    ckpt = tmp_path / 'run/epoch_1.pth'
+def test_student_and_teacher_of_a_training_run_round_trip_through_timm(tmp_path,
+                                                                       trained_checkpoint):
     outs = {'student': tmp_path / 'student.safetensors', 'teacher': tmp_path / 'teacher.pth'}
-    assert export_tool.main([str(ckpt), str(outs['student'])]) == 0
-    assert export_tool.main([str(ckpt), str(outs['teacher']), '--teacher',
-                             '--config', str(tmp_path / 'tiny.py')]) == 0
-    sources = {'student': 'the config stored in the checkpoint',
-               'teacher': str(tmp_path / 'tiny.py')}
-
     features = {}
     for branch, prefix in (('student', 'backbone.'), ('teacher', 'teacher.')):
+        export = export_timm(str(trained_checkpoint), str(outs[branch]),
+                             teacher=branch == 'teacher')
+        assert export.path == outs[branch] and export.fmt == ('safetensors' if branch ==
+                                                              'student' else 'torch')
         info = json.loads(outs[branch].with_suffix('.json').read_text())
+        assert info == json.loads(json.dumps(export.info))
         kwargs = info['timm_kwargs']
-        # num_heads cannot be read from the weights: it came from a config
-        assert kwargs['num_heads'] == 2 and info['num_heads_from'] == sources[branch]
+        # num_heads cannot be read from the weights: it came from the stored config
+        assert kwargs['num_heads'] == 2
+        assert info['num_heads_from'] == 'the config stored in the checkpoint'
         assert (kwargs['embed_dim'], kwargs['depth'], kwargs['in_chans'], kwargs['img_size'],
                 kwargs['patch_size']) == (32, 2, 1, 32, 4)
         assert info['branch'] == branch and info['timm_model'] is None  # no registered name
+        assert info['verified_max_abs_diff'] <= 1e-5
         model = TimmViT(**kwargs)
-        model.load_state_dict(read_tensors(outs[branch]), strict=True)
+        model.load_state_dict(read_timm_export(outs[branch]), strict=True)
         mm_kwargs = dict(arch=TINY, img_size=32, patch_size=4, in_channels=1)
-        features[branch] = features_agree(branch_state(ckpt, prefix), mm_kwargs, model, 1, 32)
-    assert not torch.allclose(features['student'], features['teacher'])  # two different encoders
+        features[branch] = features_agree(branch_state(trained_checkpoint, prefix), mm_kwargs,
+                                          model, 1, 32)
+    assert not torch.allclose(features['student'], features['teacher'])  # two encoders
 
     from safetensors import safe_open
     student_info = json.loads(outs['student'].with_suffix('.json').read_text())
@@ -96,10 +81,10 @@ def test_standard_vit_export_loads_by_timm_model_name(tmp_path):
     backbone = SdAEViT(arch='deit-tiny', img_size=224, patch_size=16)  # 192 wide, 12 x 3 heads
     state = {k: v + 0.02 * torch.randn_like(v) for k, v in backbone.state_dict().items()}
     ckpt = tmp_path / 'vit_ti.pth'
-    torch.save({'state_dict': {'backbone.' + k: v for k, v in state.items()}, 'meta': {}}, ckpt)
+    torch.save({'state_dict': {'backbone.' + k: v for k, v in state.items()},
+                'meta': {'num_heads': 3}}, ckpt)  # as save_backbone writes it
     out = tmp_path / 'vit_ti.safetensors'
-    assert export_tool.main([str(ckpt), str(out)]) == 0
-    info = json.loads(out.with_suffix('.json').read_text())
+    info = export_timm(str(ckpt), str(out)).info
     assert info['timm_model'] == 'vit_tiny_patch16_224' and info['timm_kwargs']['num_heads'] == 3
     assert info['verified_max_abs_diff'] <= 1e-5
     model = timm.create_model('vit_tiny_patch16_224', pretrained=True, num_classes=0,
@@ -116,13 +101,13 @@ def test_standard_vit_export_loads_by_timm_model_name(tmp_path):
 def test_timm_model_names(width, depth, heads, patch, name):
     kwargs = dict(embed_dim=width, depth=depth, num_heads=heads, patch_size=patch, img_size=224,
                   in_chans=3, mlp_ratio=4.0, qkv_bias=True)
-    assert export_tool.timm_model_name(kwargs) == name
+    assert timm_model_name(kwargs) == name
     if name:
         assert name in timm.list_models()
 
 
 def test_released_checkpoint_keys_come_back_unchanged(tmp_path):
-    """timm names -> checkpoint_io import -> export: the same names and tensors again."""
+    """timm names -> import -> export: the same names and tensors again."""
     torch.manual_seed(0)
     kwargs = dict(img_size=32, patch_size=8, in_chans=3, num_classes=0, embed_dim=32, depth=2,
                   num_heads=2, mlp_ratio=2.0)
@@ -132,18 +117,33 @@ def test_released_checkpoint_keys_come_back_unchanged(tmp_path):
     ckpt = tmp_path / 'checkpoint-9.pth'
     torch.save({'model': model, 'model_teacher': encoder, 'epoch': 9,
                 'args': argparse.Namespace(model='mae_vit_tiny')}, ckpt)
-    out = tmp_path / 'released.pth'
-    assert export_tool.main([str(ckpt), str(out), '--num-heads', '2']) == 0
-    exported = read_tensors(out)
+    export = export_timm(str(ckpt), str(tmp_path / 'released.pth'), num_heads=2)
+    exported = read_timm_export(export.path)
     assert set(exported) == set(encoder)
     assert all(torch.equal(exported[k], v) for k, v in encoder.items())
 
 
-def test_unknown_head_count_is_an_error(tmp_path, capsys):
+def test_verification_catches_a_wrong_export(make_sdae):
+    """The check is not vacuous: timm weights that are not the encoder's fail it."""
+    encoder = Encoder(make_sdae().backbone.state_dict(), num_heads=2)
+    timm_state = to_timm_state_dict(encoder)
+    kwargs = timm_kwargs(encoder)
+    assert verify_timm(encoder, timm_state, kwargs) <= 1e-5
+    bias = timm_state['blocks.1.mlp.fc2.bias'].clone()
+    bias[0] += 0.01  # one channel: a shift of all channels would vanish in the final LayerNorm
+    timm_state['blocks.1.mlp.fc2.bias'] = bias
+    with pytest.raises(AssertionError, match='features differ by'):
+        verify_timm(encoder, timm_state, kwargs)
+
+
+def test_unknown_head_count_is_an_error_and_writes_nothing(tmp_path):
     vit = VisionTransformer(arch=TINY, img_size=32, patch_size=4)
-    ckpt = tmp_path / 'backbone.pth'  # an extracted backbone: no stored config
+    ckpt = tmp_path / 'backbone.pth'  # a backbone file without meta['num_heads']
     torch.save({'state_dict': {'backbone.' + k: v for k, v in vit.state_dict().items()},
                 'meta': {}}, ckpt)
-    assert export_tool.main([str(ckpt), str(tmp_path / 'x.pth')]) == 1
-    assert 'pass --num-heads or --config' in capsys.readouterr().err
+    with pytest.raises(HeadCountError, match='Pass --num-heads N'):
+        export_timm(str(ckpt), str(tmp_path / 'x.pth'))
     assert not (tmp_path / 'x.pth').exists()
+    with pytest.raises(ValueError, match="unknown output type '.npz'"):
+        export_timm(str(ckpt), str(tmp_path / 'x.npz'), num_heads=2)
+    assert read_encoder(str(ckpt), num_heads=2).num_heads == 2

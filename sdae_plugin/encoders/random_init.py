@@ -1,0 +1,32 @@
+"""The encoder of a pretraining config at its initialization: the floor of every evaluation."""
+import copy
+
+import torch
+
+from .encoder import Encoder
+from .heads import heads_of_config
+
+
+def random_encoder(model_cfg: dict, seed: int = 0) -> Encoder:
+    """The student encoder of a pretraining model config as pretraining starts.
+
+    The model (e.g. SdAE or MAE) is built from ``model_cfg`` in MMPretrain's scope and initialized
+    with its own ``init_cfg`` after ``torch.manual_seed(seed)``, exactly as pretraining starts.
+
+    Args:
+        model_cfg (dict): the config's ``model``.
+        seed (int): the seed of the initialization. Defaults to 0.
+
+    Returns:
+        Encoder: the backbone's weights, with the config's head count.
+    """
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS
+    init_default_scope('mmpretrain')
+    torch.manual_seed(seed)
+    model = MODELS.build(copy.deepcopy(model_cfg))
+    model.init_weights()
+    state = {k: v.detach().clone() for k, v in model.backbone.state_dict().items()}
+    return Encoder(state, num_heads=heads_of_config(model_cfg), num_heads_from='the config',
+                   meta=dict(source='random init', source_format='config', branch='student',
+                             seed=seed))
