@@ -4,11 +4,13 @@ Each LOG is a json log (``<work_dir>/<timestamp>/vis_data/scalars.json``) or a w
 runs (one per ``--resume``) are joined into one curve; several LOGs are drawn as several labelled
 curves on the same panels. The x axis is the global training iteration; one panel per ``--keys``
 entry (any logged scalar: ``cosine``, ``base_lr``, ``time``, ...). ``momentum`` is the weight on the
-old teacher in the next EMA update; ``target_std`` falling towards 0 means the teacher collapses.
+old teacher in the next EMA update; ``target_std`` falling towards 0 means the teacher collapses;
+``knn/top1_cls`` and ``knn/top1_mean`` are what ``KNNMonitorHook`` measured (one point per evaluation).
 
 Examples:
     python tools/plot_log.py work_dirs/demo --out docs/log.png
     python tools/plot_log.py work_dirs/a work_dirs/b --keys loss cosine --smooth 20 --out cmp.png
+    python tools/plot_log.py work_dirs/demo --keys loss knn/top1_cls --out knn.png
 """
 import argparse
 import math
@@ -30,6 +32,8 @@ LABELS = {
     'target_std': 'target std (collapse if -> 0)',
     'lr': 'learning rate',
     'cosine': 'student-teacher cosine',
+    'knn/top1_cls': 'kNN top-1 % (cls token; KNNMonitorHook)',
+    'knn/top1_mean': 'kNN top-1 % (mean of patch tokens)',
 }
 
 
