@@ -62,9 +62,9 @@ def test_demo_trains_checkpoints_and_resumes(tmp_path, demo_data):
 
     # It ends with the kNN monitor's summary: the last epoch beside the random init (both as
     # logged), the raw pixels, the monitor's time, the checkpoint and the curve picture.
-    logged = knn_logged(run)
-    assert sorted(logged) == [0, 3, 6, 9]  # 48 images / batch 16: 3 iterations per epoch
-    (cls3, mean3), (cls0, mean0) = logged[9], logged[0]
+    knn = knn_logged(run)
+    assert sorted(knn) == [0, 3, 6, 9]  # 48 images / batch 16: 3 iterations per epoch
+    (cls3, mean3), (cls0, mean0) = knn[9], knn[0]
     summary = final_lines(out, 7)
     assert summary[0] == ('kNN top-1 of the student encoder: 48 queries, memory bank of 48 '
                           '(k=20, T=0.07; cls token, mean of the patch tokens)')
