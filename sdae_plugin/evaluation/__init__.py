@@ -1,4 +1,5 @@
-"""Evaluation of pretrained encoders without training: weighted kNN on frozen features."""
+"""Weighted kNN on frozen ViT features: of checkpoints (:mod:`.knn`) and of the encoder being
+trained (:mod:`.encode`, used by ``KNNMonitorHook``)."""
 from .encode import (check_encoder, encode_features, encoder_input_shape, gather_shards,
                      load_labelled, whole_image_tokens)
 from .knn import (build_encoder, checkpoint_num_heads, extract_features, knn_predict, knn_top1,

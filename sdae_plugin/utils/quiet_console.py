@@ -1,13 +1,12 @@
-"""Keep MMEngine's bulk INFO records off the terminal (log files keep them).
+"""Keep MMEngine's bulk log records off the terminal (log files keep them).
 
 MMEngine logs some things once per parameter with no switch of their own: the optimizer
 constructor's ``paramwise_options -- <name>:<key>=<value>`` (three INFO lines per parameter, and
-a warning for each frozen one) and,
-outside a ``Runner`` (which sends it to its log file), ``init_weights``'s initialization report
-(one block per parameter); ``CheckpointHook`` warns at every start that ``FileClient``, which it
-builds whether used or not, is deprecated. A config's ``log_level='WARNING'`` would hide the
-training progress too; this context only filters the console handlers of the current
-``MMLogger`` while it is open.
+a warning for each frozen one) and, outside a ``Runner`` (which sends it to its log file),
+``init_weights``'s initialization report (one block per parameter). ``CheckpointHook`` warns at
+every start that ``FileClient``, which it builds whether used or not, is deprecated. A config's
+``log_level='WARNING'`` would hide the training progress too; this context only filters the
+console handlers of the current ``MMLogger`` while it is open.
 """
 import logging
 import re

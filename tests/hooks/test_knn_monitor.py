@@ -237,6 +237,24 @@ def mae_cfg() -> dict:
                                        to_rgb=False))
 
 
+def test_bf16_features_follow_the_runs_cpu_autocast():
+    from types import SimpleNamespace
+
+    from mmengine.optim import OptimWrapper
+
+    from sdae_plugin.engine import CPUAutocastOptimWrapper
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sets = dict(bank_dataloader=dict(dataset=[]), query_dataloader=dict(dataset=[]))
+    cases = [('auto', CPUAutocastOptimWrapper(optimizer=optimizer), torch.bfloat16),
+             ('auto', CPUAutocastOptimWrapper(optimizer=optimizer, enabled=False), None),
+             ('auto', OptimWrapper(optimizer=optimizer), None),
+             ('fp32', CPUAutocastOptimWrapper(optimizer=optimizer), None),
+             ('bf16', OptimWrapper(optimizer=optimizer), torch.bfloat16)]
+    for dtype, wrapper, expected in cases:
+        hook = KNNMonitorHook(dtype=dtype, **sets)
+        assert hook._autocast_dtype(SimpleNamespace(optim_wrapper=wrapper)) is expected, dtype
+
+
 @pytest.mark.parametrize('kwargs,message', [
     (dict(interval=0), 'interval must be an integer >= 1'),
     (dict(k=0), 'k must be an integer >= 1'),
