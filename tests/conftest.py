@@ -1,6 +1,7 @@
 """Shared fixtures: tiny but real SdAE models built through the MMPretrain registry, their
 checkpoints, tiny data sets, and the tools run as users run them (subprocesses)."""
 import copy
+import socket
 import struct
 import subprocess
 import sys
@@ -76,6 +77,22 @@ class SyntheticImages(torch.utils.data.Dataset):
     def __getitem__(self, idx: int) -> dict:
         from mmpretrain.structures import DataSample
         return dict(inputs=self.images[idx], data_samples=DataSample())
+
+
+class LabelledImages(torch.utils.data.Dataset):
+    """Given uint8 images ``(N, C, H, W)`` and labels ``(N,)``, as PackInputs packs them."""
+
+    def __init__(self, images: torch.Tensor, labels) -> None:
+        self.images = images
+        self.labels = torch.as_tensor(labels).long()
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, idx: int) -> dict:
+        from mmpretrain.structures import DataSample
+        return dict(inputs=self.images[idx],
+                    data_samples=DataSample().set_gt_label(int(self.labels[idx])))
 
 
 def build_runner(work_dir, model=None, max_epochs: int = 2, lr: float = 1e-3, hooks=None,
@@ -218,3 +235,53 @@ def png_size():
     :func:`sdae_plugin.visualization.drawing.save` (no tight bounding box)."""
     return lambda width_in, height_in, dpi: (int(round(width_in * dpi)),
                                              int(round(height_in * dpi)))
+
+
+@pytest.fixture
+def labelled_images():
+    """Factory: ``labelled_images(images, labels)`` is a labelled dataset of those images."""
+    return LabelledImages
+
+
+@pytest.fixture
+def demo_data():
+    """``demo_data(folder)`` writes tiny idx files there and returns the ``--cfg-options``
+    entries that point the demo config's pretraining and kNN-monitor data at them."""
+    def make(folder, num: int = 48) -> list:
+        write_fashion_idx(folder, num)
+        return [f'train_dataloader.dataset.data_root={folder}',
+                'train_dataloader.dataset.indices=None',
+                f'custom_hooks.2.bank_dataloader.dataset.data_root={folder}',
+                f'custom_hooks.2.query_dataloader.dataset.data_root={folder}']
+    return make
+
+
+@pytest.fixture
+def synthetic_images():
+    """Factory: ``synthetic_images(length)`` is an unlabelled dataset of random images."""
+    return SyntheticImages
+
+
+@pytest.fixture
+def reference_vit():
+    """Factory: ``reference_vit(state)`` is MMPretrain's ``VisionTransformer`` of the tiny arch
+    (1 channel, 32x32, patch 4) with ``out_type='raw'`` (all tokens after the final norm),
+    loaded strictly with a tiny SdAE encoder's ``state_dict``, in eval mode."""
+    def make(state: dict) -> torch.nn.Module:
+        from mmpretrain.models import VisionTransformer
+        vit = VisionTransformer(arch=TINY_ARCH, img_size=32, patch_size=4, in_channels=1,
+                                out_type='raw', norm_cfg=dict(type='LN', eps=1e-6))
+        vit.load_state_dict(state)
+        vit.eval()  # (VisionTransformer.train returns None: no chaining)
+        return vit
+    return make
+
+
+@pytest.fixture
+def free_port():
+    """``free_port()``: a TCP port on 127.0.0.1 that is free now (for a process group)."""
+    def find() -> int:
+        with socket.socket() as s:
+            s.bind(('127.0.0.1', 0))
+            return s.getsockname()[1]
+    return find

@@ -55,3 +55,16 @@ def test_vit_b_model_shapes():
     assert (gen.num_visible, gen.num_views, gen.view_len) == (49, 3, 49)
     assert model.neck.decoder_pred.out_features == 768
     assert len(model.neck.decoder_blocks) == 8
+
+
+def test_demo_monitor_uses_held_out_images():
+    """The kNN bank is the last training images, outside the pretraining subset (the first
+    train_subset); the queries come from the test split; the monitor's dataloader index in
+    custom_hooks is the one tests/conftest.py's demo_data points at tiny data."""
+    cfg = Config.fromfile(str(ROOT / 'configs/sdae_vit-tiny_fashion-mnist_demo.py'))
+    assert cfg.custom_hooks[2].type == 'KNNMonitorHook'
+    bank = cfg.custom_hooks[2].bank_dataloader.dataset
+    queries = cfg.custom_hooks[2].query_dataloader.dataset
+    pretrain = cfg.train_dataloader.dataset
+    assert bank.split == pretrain.split == 'train' and queries.split == 'test'
+    assert bank.indices < 0 and pretrain.indices - bank.indices <= 60000  # the last -indices

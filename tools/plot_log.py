@@ -4,12 +4,14 @@ Each LOG is a json log (``<work_dir>/<timestamp>/vis_data/scalars.json``) or a w
 runs (one per ``--resume``) are joined into one curve; several LOGs are drawn as several labelled
 curves on the same panels. The x axis is the global training iteration; one panel per ``--keys``
 entry (any logged scalar: ``cosine``, ``base_lr``, ``time``, ...). ``momentum`` is the weight on the
-old teacher in the next EMA update; ``target_std`` falling towards 0 means the teacher collapses.
-See :mod:`sdae_plugin.visualization.log_figure`.
+old teacher in the next EMA update; ``target_std`` falling towards 0 means the teacher collapses;
+``knn/top1_cls`` and ``knn/top1_mean`` are what ``KNNMonitorHook`` measured (one point per
+evaluation). See :mod:`sdae_plugin.visualization.log_figure`.
 
 Examples:
     python tools/plot_log.py work_dirs/demo --out docs/log.png
     python tools/plot_log.py work_dirs/a work_dirs/b --keys loss cosine --smooth 20 --out cmp.png
+    python tools/plot_log.py work_dirs/demo --keys loss knn/top1_cls --out knn.png
 """
 import argparse
 import sys

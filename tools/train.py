@@ -9,10 +9,18 @@ Example:
 import argparse
 import os
 import os.path as osp
+import warnings
 
-from mmengine.config import Config, ConfigDict, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+# setuptools is pinned below 81 (mmcv 2.1.0's build needs pkg_resources); it warns on every import
+# of pkg_resources, which MMEngine does at start-up. Nothing for a user to act on.
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
+# MMPretrain 1.2's MNIST/Fashion-MNIST reader hands torch a read-only array (it only reads it).
+warnings.filterwarnings('ignore', message='The given NumPy array is not writable',
+                        module='mmpretrain.datasets.mnist')
+
+from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -68,11 +76,13 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     # MMPretrain's batches stack into one tensor; MMDetection/MMSegmentation batches hold images of
     # different sizes and keep their own (pseudo) collate.
+    import torch
     stack = cfg.get('default_scope', 'mmpretrain') == 'mmpretrain'
     for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(field) is None:
             continue
-        loader = ConfigDict(pin_memory=True, persistent_workers=True)
+        # pinned memory only helps copies to an accelerator (torch warns without one)
+        loader = ConfigDict(pin_memory=torch.cuda.is_available(), persistent_workers=True)
         if stack:
             loader.collate_fn = dict(type='default_collate')
         loader.update(cfg[field])

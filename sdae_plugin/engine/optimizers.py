@@ -1,9 +1,12 @@
 """Optimizer construction that leaves SdAE's EMA teacher (and any frozen tensor) out."""
+import logging
 from typing import List, Optional
 
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
 from mmpretrain.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from torch import nn
+
+from ..utils.quiet_console import quiet_console
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -24,7 +27,11 @@ class SdAEOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         super().add_params(params, module, prefix=prefix, is_dcn_module=is_dcn_module)
 
     def __call__(self, model: nn.Module) -> OptimWrapper:
-        optim_wrapper = super().__call__(model)
+        # MMEngine logs 3 lines per parameter and warns for each frozen one (the fixed sin-cos
+        # position embeddings): kept in the log file, not shown on the terminal.
+        with quiet_console('paramwise_options -- ', r'\S+ is skipped since its requires_grad',
+                           level=logging.WARNING):
+            optim_wrapper = super().__call__(model)
         groups = optim_wrapper.optimizer.param_groups
         for group in groups:
             group['params'] = [p for p in group['params'] if p.requires_grad]

@@ -30,6 +30,8 @@ from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 from mmpretrain.registry import HOOKS
 
+from ..utils.quiet_console import quiet_console
+
 TMP_MARK = '.tmp-'
 
 
@@ -73,7 +75,11 @@ class AtomicCheckpointHook(CheckpointHook):
     """
 
     def before_train(self, runner) -> None:
-        super().before_train(runner)
+        # MMEngine builds a FileClient even when file_client_args is None and warns that it is
+        # deprecated; the warnings stay in the log file.
+        with quiet_console('"FileClient" will be deprecated', '"HardDiskBackend" is the alias',
+                           level=logging.WARNING):
+            super().before_train(runner)
         if self._atomic() and is_main_process():
             for stale in glob.glob(osp.join(self.out_dir, f'.*{TMP_MARK}*')):
                 print_log(f'Removing the partial checkpoint {stale} of an interrupted save.',

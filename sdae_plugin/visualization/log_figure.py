@@ -22,6 +22,8 @@ LABELS = {
     'target_std': 'target std (collapse if -> 0)',
     'lr': 'learning rate',
     'cosine': 'student-teacher cosine',
+    'knn/top1_cls': 'kNN top-1 % (cls token; KNNMonitorHook)',
+    'knn/top1_mean': 'kNN top-1 % (mean of patch tokens)',
 }
 
 

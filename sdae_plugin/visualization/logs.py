@@ -1,7 +1,8 @@
 """Scalars from MMEngine's json logs (``<work_dir>/<timestamp>/vis_data/scalars.json``).
 
 MMEngine's ``LocalVisBackend`` writes one json object per logged iteration (training: the logged
-scalars plus ``epoch``, ``iter`` (the global iteration, from 1) and ``step``; validation: its metrics plus ``step``). Each
+scalars plus ``epoch``, ``iter`` (the global iteration, from 1) and ``step``; validation and
+other per-evaluation scalars: the metrics plus ``step``, the iteration). Each
 ``--resume`` starts a new ``<timestamp>`` folder in the same work directory.
 """
 import json
@@ -50,10 +51,18 @@ def read_scalars(path: str) -> List[Dict]:
 
 
 def series(rows: Sequence[Dict], key: str) -> Tuple[np.ndarray, np.ndarray]:
-    """``(iterations, values)`` of one scalar over the training rows that have it."""
-    points = [(row['iter'], float(row[key])) for row in rows
-              if key in row and 'iter' in row and isinstance(row[key], (int, float))]
+    """``(iterations, values)`` of one scalar over the rows that have it, by iteration.
+
+    Training rows are placed at their ``iter``; rows logged once per evaluation (MMEngine's
+    validation metrics, ``KNNMonitorHook``'s ``knn/top1_*``) at their ``step``, the iteration
+    they were measured at. Where a later run logged the same iteration again, its value wins.
+    """
+    points = {}
+    for row in rows:
+        step = row.get('iter', row.get('step'))
+        if key in row and step is not None and isinstance(row[key], (int, float)):
+            points[step] = float(row[key])
     if not points:
         return np.zeros(0), np.zeros(0)
-    steps, values = zip(*points)
-    return np.asarray(steps), np.asarray(values)
+    steps = sorted(points)
+    return np.asarray(steps), np.asarray([points[step] for step in steps])

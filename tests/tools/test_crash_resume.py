@@ -34,10 +34,9 @@ LocalBackend.put = put
 
 
 
-def command(work_dir: Path, data: Path, *extra: str) -> list:
+def command(work_dir: Path, data_options: list, *extra: str) -> list:
     return [sys.executable, str(ROOT / 'tools/train.py'), str(DEMO), '--work-dir', str(work_dir),
-            *extra, '--cfg-options', f'train_dataloader.dataset.data_root={data}',
-            'train_dataloader.dataset.indices=None', 'train_dataloader.batch_size=16',
+            *extra, '--cfg-options', *data_options, 'train_dataloader.batch_size=16',
             'train_dataloader.num_workers=0', 'train_cfg.max_epochs=3',
             'model.backbone.arch.num_layers=2', 'model.neck.decoder_depth=1',
             'default_hooks.logger.interval=1', 'default_hooks.checkpoint.max_keep_ckpts=1']
@@ -57,9 +56,8 @@ def run(cmd: list) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_sigkill_during_save_then_resume_auto_is_exact(tmp_path, fashion_idx, identical):
-    data = tmp_path / 'fashion_mnist'
-    fashion_idx(data)
+def test_sigkill_during_save_then_resume_auto_is_exact(tmp_path, demo_data, identical):
+    data = demo_data(tmp_path / 'fashion_mnist')
     (tmp_path / 'crash').mkdir()
     (tmp_path / 'crash' / 'sitecustomize.py').write_text(CRASH_MODULE)
     marker = tmp_path / 'writing'

@@ -3,7 +3,6 @@ after every EMA update, masks differ across ranks but are reproducible from (see
 iteration), and --auto-scale-lr scales the LR by the effective batch (2 x 8 = 16 of 128)."""
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -56,12 +55,6 @@ TeacherEMAHook.after_train_epoch = after_train_epoch
 
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def teacher_hash(state: dict) -> str:
     import hashlib
     digest = hashlib.sha256()
@@ -72,9 +65,9 @@ def teacher_hash(state: dict) -> str:
 
 
 @pytest.mark.slow
-def test_two_process_cpu_training_keeps_ranks_consistent(tmp_path, fashion_idx):
-    data, probe, work = tmp_path / 'data', tmp_path / 'probe', tmp_path / 'work'
-    fashion_idx(data)
+def test_two_process_cpu_training_keeps_ranks_consistent(tmp_path, demo_data, free_port):
+    probe, work = tmp_path / 'probe', tmp_path / 'work'
+    data_options = demo_data(tmp_path / 'data')
     probe.mkdir()
     (tmp_path / 'site').mkdir()
     (tmp_path / 'site' / 'sitecustomize.py').write_text(PROBE)
@@ -82,8 +75,7 @@ def test_two_process_cpu_training_keeps_ranks_consistent(tmp_path, fashion_idx):
                OMP_NUM_THREADS='1',
                PYTHONPATH=f'{tmp_path / "site"}{os.pathsep}{os.environ.get("PYTHONPATH", "")}')
     cmd = ['bash', str(ROOT / 'tools/dist_train.sh'), str(DEMO), '2', '--work-dir', str(work),
-           '--auto-scale-lr', '--cfg-options', f'train_dataloader.dataset.data_root={data}',
-           'train_dataloader.dataset.indices=None', 'train_dataloader.batch_size=8',
+           '--auto-scale-lr', '--cfg-options', *data_options, 'train_dataloader.batch_size=8',
            'train_dataloader.num_workers=0', 'train_cfg.max_epochs=2',
            'model.backbone.arch.num_layers=2', 'model.neck.decoder_depth=1',
            'default_hooks.logger.interval=1', 'env_cfg.dist_cfg.backend=gloo']

@@ -517,6 +517,8 @@ def test_demo_backbone_loads_into_classifier_maskrcnn_and_upernet(tmp_path):
     pre = tmp_path / 'pretrain'
     run([sys.executable, ROOT / 'tools/train.py', DEMO_CFG, '--work-dir', pre, '--cfg-options',
          f'train_dataloader.dataset.data_root={data}', 'train_dataloader.dataset.indices=None',
+         f'custom_hooks.2.bank_dataloader.dataset.data_root={data}',  # the kNN monitor
+         f'custom_hooks.2.query_dataloader.dataset.data_root={data}', 'custom_hooks.2.k=5',
          'train_dataloader.batch_size=8', 'train_dataloader.num_workers=0',
          'train_dataloader.persistent_workers=False', 'train_cfg.max_epochs=1'])
     out_path = tmp_path / 'backbone.pth'

@@ -14,10 +14,9 @@ DEMO = ROOT / 'configs/sdae_vit-tiny_fashion-mnist_demo.py'
 
 
 
-def train(work_dir: Path, data: Path, *extra: str) -> subprocess.CompletedProcess:
+def train(work_dir: Path, data_options: list, *extra: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, str(ROOT / 'tools/train.py'), str(DEMO), '--work-dir', str(work_dir),
-           *extra, '--cfg-options', f'train_dataloader.dataset.data_root={data}',
-           'train_dataloader.dataset.indices=None', 'train_dataloader.batch_size=16',
+           *extra, '--cfg-options', *data_options, 'train_dataloader.batch_size=16',
            'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
            'train_cfg.max_epochs=3', 'default_hooks.logger.interval=1',
            'default_hooks.checkpoint.max_keep_ckpts=3']
@@ -41,12 +40,41 @@ def logged(work_dir: Path, key: str) -> list:
     return [(row['epoch'], row[key]) for row in rows if key in row]
 
 
+def final_lines(result: subprocess.CompletedProcess, count: int) -> list:
+    """The last lines the run printed, without MMEngine's time-and-level prefix."""
+    lines = (result.stdout + result.stderr).rstrip().splitlines()[-count:]
+    return [line.split(' - INFO - ')[-1] for line in lines]
+
+
+def knn_logged(work_dir: Path) -> dict:
+    """``{step: (cls, mean)}`` of the monitor's json rows."""
+    rows = [json.loads(line) for log in sorted(work_dir.glob('*/vis_data/scalars.json'))
+            for line in log.read_text().splitlines()]
+    return {row['step']: (row['knn/top1_cls'], row['knn/top1_mean'])
+            for row in rows if 'knn/top1_cls' in row}
+
+
 @pytest.mark.slow
-def test_demo_trains_checkpoints_and_resumes(tmp_path, fashion_idx):
-    data = tmp_path / 'fashion_mnist'
-    fashion_idx(data)
+def test_demo_trains_checkpoints_and_resumes(tmp_path, demo_data):
+    data = demo_data(tmp_path / 'fashion_mnist')
     run = tmp_path / 'run'
-    train(run, data)
+    out = train(run, data)
+
+    # It ends with the kNN monitor's summary: the last epoch beside the random init (both as
+    # logged), the raw pixels, the monitor's time, the checkpoint and the curve picture.
+    knn = knn_logged(run)
+    assert sorted(knn) == [0, 3, 6, 9]  # 48 images / batch 16: 3 iterations per epoch
+    (cls3, mean3), (cls0, mean0) = knn[9], knn[0]
+    summary = final_lines(out, 7)
+    assert summary[0] == ('kNN top-1 of the student encoder: 48 queries, memory bank of 48 '
+                          '(k=20, T=0.07; cls token, mean of the patch tokens)')
+    assert summary[1] == f'  after epoch 3              cls {cls3:6.2f} %   mean {mean3:6.2f} %'
+    assert summary[2] == f'  random initialization      cls {cls0:6.2f} %   mean {mean0:6.2f} %'
+    assert summary[3].startswith('  raw pixels                 ')
+    assert summary[4].startswith('kNN monitor time: ') and '% of the' in summary[4]
+    assert summary[5:] == [f'Checkpoint: {run / "epoch_3.pth"}',
+                           f'kNN curve:  {run / "knn_curve.png"}']
+    assert (run / 'knn_curve.png').read_bytes()[:4] == b'\x89PNG'
     assert {'epoch_1.pth', 'epoch_2.pth', 'epoch_3.pth'} <= {p.name for p in run.iterdir()}
 
     # Each epoch ended with one EMA step: teacher_e = m * teacher_{e-1} + (1 - m) * student_e.
@@ -64,6 +92,8 @@ def test_demo_trains_checkpoints_and_resumes(tmp_path, fashion_idx):
     resumed = tmp_path / 'resumed'
     out = train(resumed, data, '--resume', str(run / 'epoch_2.pth'))
     assert 'resumed epoch: 2' in (out.stdout + out.stderr)
+    # the floor measured by the first run came with the checkpoint
+    assert f'  random initialization      cls {cls0:6.2f} %' in '\n'.join(final_lines(out, 7))
     teacher_2 = state(run / 'epoch_2.pth', 'teacher.')
     teacher_3 = state(resumed / 'epoch_3.pth', 'teacher.')
     student_3 = state(resumed / 'epoch_3.pth', 'backbone.')
