@@ -3,8 +3,11 @@
 Importing the package registers every module in MMPretrain's registries (``MODELS``, ``HOOKS``,
 ``OPTIM_WRAPPER_CONSTRUCTORS``) and the hooks that keep checkpoints loadable under the pinned torch.
 Configs import it with ``custom_imports = dict(imports=['sdae_plugin'], allow_failed_imports=False)``.
+Importing it also lets configs inherit the shipped ones as ``_base_ = 'sdae_plugin::NAME'``
+(``package_configs``).
 """
 from .version import __version__
 from . import engine, hooks, models  # noqa: F401  (registration)
+from . import package_configs  # noqa: F401  (sdae_plugin:: in _base_)
 
 __all__ = ['__version__', 'engine', 'hooks', 'models']

@@ -14,6 +14,8 @@ from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+import sdae_plugin  # noqa: F401  (before any config: `_base_ = 'sdae_plugin::NAME'`)
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a model')
