@@ -146,3 +146,14 @@ def fashion_idx():
 def identical():
     """``identical(a, b)`` asserts bit-exact equality of nested checkpoint states."""
     return assert_identical
+
+
+@pytest.fixture
+def demo_data():
+    """``demo_data(folder)`` writes tiny idx files there and returns the ``--cfg-options``
+    entries that point the demo config's pretraining data at them."""
+    def make(folder, num: int = 48) -> list:
+        write_fashion_idx(folder, num)
+        return [f'train_dataloader.dataset.data_root={folder}',
+                'train_dataloader.dataset.indices=None']
+    return make
