@@ -51,6 +51,7 @@ setup(
         'pretrain': read_requirements('pretrain.txt'),
         'det': read_requirements('det.txt'),
         'seg': read_requirements('seg.txt'),
+        'mim': read_requirements('mim.txt'),
         'tests': read_requirements('tests.txt'),
     },
 )

@@ -3,10 +3,11 @@
 # profile, this package in editable mode, and the Fashion-MNIST demo data.
 #
 # Profiles (never both mmcv flavours in one environment):
-#   pretrain  mmcv-lite (pure Python, no compiled ops): SdAE/MAE pretraining, the demo, kNN,
-#             pictures, timm export. Installs from wheels only (~1 min with a cold pip cache).
+#   pretrain  mmcv-lite (pure Python, no compiled ops) and MMPretrain: SdAE/MAE pretraining, the
+#             demo, kNN, pictures, backbone extraction. Wheels only.
 #   full      mmcv built from source with its CPU ops (10-20 min once on 2 cores, then pip's wheel
-#             cache), MMDetection, MMSegmentation and the test tools: transfer and the test suite.
+#             cache), MMDetection, MMSegmentation, openmim and the test tools: transfer, mim and
+#             the test suite.
 # Every step is skipped when its result is already there, so a second call costs seconds; a
 # different PROFILE switches the environment (the stamp file records the profile).
 # Environment variables:
@@ -66,7 +67,7 @@ else
     uninstall_if_present mmdet mmsegmentation mmcv
     log "3/5 mmcv-lite (no compiled ops)"
     pip_install -q -c "$C" -r requirements/pretrain.txt
-    log "4/5 mmpretrain, openmim"
+    log "4/5 mmpretrain"
     pip_install -q -c "$C" -r requirements/runtime.txt
     CHECK="import mmcv, mmpretrain, sdae_plugin"
   else
@@ -82,7 +83,7 @@ else
     fi
     log "4/5 mmpretrain, mmdet, mmsegmentation, openmim, test tools"
     pip_install -q -c "$C" -r requirements/runtime.txt -r requirements/det.txt \
-      -r requirements/seg.txt -r requirements/tests.txt
+      -r requirements/seg.txt -r requirements/mim.txt -r requirements/tests.txt
     CHECK="import mmcv.ops, mmpretrain, mmdet, mmseg, sdae_plugin"
   fi
   log "5/5 this package (editable)"
