@@ -25,9 +25,12 @@ C="$ROOT/requirements/constraints.txt"
 PIP="$VENV/bin/pip"
 log() { printf '[setup %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 # pip install, without the warnings that a machine-wide pip.conf pointing at missing local
-# indexes prints for every package (pip's own exit status is kept by pipefail).
+# indexes prints for every package (pip's own exit status is kept by pipefail). --no-compile:
+# Python writes the bytecode of the modules a program imports when it imports them, instead of pip
+# compiling every file of torch and the rest up front.
 pip_install() {
-  "$PIP" install "$@" 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
+  "$PIP" install --no-compile "$@" 2>&1 \
+    | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 }
 installed() { "$PIP" show -q "$1" >/dev/null 2>&1; }
 uninstall_if_present() {
@@ -45,7 +48,8 @@ if [ -z "${PROFILE:-}" ]; then
 fi
 case "$PROFILE" in
   pretrain|full) ;;
-  *) log "PROFILE=$PROFILE: use PROFILE=pretrain (mmcv-lite) or PROFILE=full (compiled mmcv)"; exit 2 ;;
+  *) log "PROFILE=$PROFILE: use PROFILE=pretrain (mmcv-lite) or PROFILE=full (compiled mmcv)"
+     exit 2 ;;
 esac
 # The stamp records the profile and which pins and package metadata the environment was built from.
 STAMP="$VENV/.sdae-setup-$PROFILE-$(cat "$C" setup.py requirements/*.txt | sha256sum | cut -c1-16)"
