@@ -1,15 +1,29 @@
-"""sdae-plugin: SdAE (Self-distillated Masked Autoencoder) for the OpenMMLab stack."""
+"""sdae-plugin: SdAE (Self-distillated Masked Autoencoder) for the OpenMMLab stack.
+
+The package carries MIM's extension, ``sdae_plugin/.mim/`` with ``configs/``, ``tools/`` and
+``model-index.yml``, as OpenMMLab packages do (``mim train/test/run/search sdae_plugin``,
+``_base_ = 'sdae_plugin::NAME'``). In the repository these three are relative symbolic links to
+the top-level originals, so a clone and an editable install see the live files; building a wheel
+or an sdist follows the links and copies the files (the equivalent of MMPretrain's
+``add_mim_extension``, without writing into the source tree at build time).
+
+mmcv is not a requirement here: pretraining needs only the pure-Python ``mmcv-lite``
+(``pip install sdae-plugin[pretrain]``); detection and segmentation need mmcv with its compiled
+ops, which pip cannot build in isolation (install it first, see README), then ``[det]``/``[seg]``.
+"""
 from pathlib import Path
 
 from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
+MIM = '.mim'
 
 
 def read_requirements(name: str) -> list:
-    """Top-level requirement names; their versions live in requirements/constraints.txt."""
+    """Requirement lines of requirements/NAME; exact pins live in requirements/constraints.txt."""
     lines = (HERE / 'requirements' / name).read_text().splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith('#')]
+    lines = (line.split('#')[0].strip() for line in lines)
+    return [line for line in lines if line]
 
 
 setup(
@@ -21,6 +35,23 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.9',
     packages=find_packages(include=['sdae_plugin', 'sdae_plugin.*']),
+    package_data={
+        'sdae_plugin': [
+            f'{MIM}/model-index.yml',
+            f'{MIM}/configs/**/*.py',
+            f'{MIM}/configs/**/*.yml',
+            f'{MIM}/tools/*.py',
+            f'{MIM}/tools/*.sh',
+        ]
+    },
+    # the set-up script installs the repository's environment; it has no use in a package
+    exclude_package_data={'sdae_plugin': [f'{MIM}/tools/setup_env.sh']},
     install_requires=read_requirements('runtime.txt'),
-    extras_require={'tests': read_requirements('tests.txt')},
+    extras_require={
+        'pretrain': read_requirements('pretrain.txt'),
+        'det': read_requirements('det.txt'),
+        'seg': read_requirements('seg.txt'),
+        'mim': read_requirements('mim.txt'),
+        'tests': read_requirements('tests.txt'),
+    },
 )

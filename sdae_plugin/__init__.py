@@ -4,8 +4,11 @@ Importing the package registers every module in MMPretrain's registries (``MODEL
 ``OPTIM_WRAPPERS``, ``OPTIM_WRAPPER_CONSTRUCTORS``) and ``epoch_seeded_worker_init_fn`` in
 MMEngine's ``FUNCTIONS``.
 Configs import it with ``custom_imports = dict(imports=['sdae_plugin'], allow_failed_imports=False)``.
+Importing it also lets configs inherit the shipped ones as ``_base_ = 'sdae_plugin::NAME'``
+(``package_configs``).
 """
 from .version import __version__
 from . import engine, hooks, models  # noqa: F401  (registration)
+from . import package_configs  # noqa: F401  (sdae_plugin:: in _base_)
 
 __all__ = ['__version__', 'engine', 'hooks', 'models']

@@ -285,3 +285,14 @@ def free_port():
             s.bind(('127.0.0.1', 0))
             return s.getsockname()[1]
     return find
+
+
+@pytest.fixture
+def demo_data():
+    """``demo_data(folder)`` writes tiny idx files there and returns the ``--cfg-options``
+    entries that point the demo config's pretraining data at them."""
+    def make(folder, num: int = 48) -> list:
+        write_fashion_idx(folder, num)
+        return [f'train_dataloader.dataset.data_root={folder}',
+                'train_dataloader.dataset.indices=None']
+    return make

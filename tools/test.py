@@ -15,6 +15,8 @@ from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+import sdae_plugin  # noqa: F401  (before any config: `_base_ = 'sdae_plugin::NAME'`)
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
