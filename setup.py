@@ -19,6 +19,13 @@ HERE = Path(__file__).parent
 MIM = '.mim'
 
 
+def read_version() -> str:
+    """``__version__`` of sdae_plugin/version.py, the one place the version is written."""
+    namespace = {}
+    exec((HERE / 'sdae_plugin' / 'version.py').read_text(), namespace)
+    return namespace['__version__']
+
+
 def read_requirements(name: str) -> list:
     """Requirement lines of requirements/NAME; exact pins live in requirements/constraints.txt."""
     lines = (HERE / 'requirements' / name).read_text().splitlines()
@@ -28,7 +35,7 @@ def read_requirements(name: str) -> list:
 
 setup(
     name='sdae-plugin',
-    version='0.1.0',
+    version=read_version(),
     description='SdAE: Self-distillated Masked Autoencoder as an MMPretrain plugin',
     long_description=(HERE / 'README.md').read_text(encoding='utf-8'),
     long_description_content_type='text/markdown',
