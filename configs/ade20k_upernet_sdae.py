@@ -47,7 +47,7 @@ test_dataloader = val_dataloader
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',  # add --amp for mixed precision
-    optimizer=dict(type='AdamW', lr=4e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=4e-4, betas=(0.9, 0.999), weight_decay=0.05, fused=True),
     # lr * 0.65 ** (13 - depth) in the ViT; neck and heads 1; no decay for norms/biases/pos
     constructor='mmpretrain.ViTLayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(layer_decay_rate=0.65))

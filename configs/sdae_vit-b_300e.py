@@ -14,8 +14,10 @@ optim_wrapper = dict(
     type='AmpOptimWrapper',
     loss_scale='dynamic',
     constructor='SdAEOptimWrapperConstructor',  # leaves the EMA teacher out of the optimizer
-    # The paper's weight decay; the released code ran with its default 0.04.
-    optimizer=dict(type='AdamW', lr=8e-4, betas=(0.9, 0.95), weight_decay=0.05),
+    # The paper's weight decay; the released code ran with its default 0.04. fused=True: torch's
+    # one-kernel AdamW step (CUDA, and CPU with torch >= 2.4; docs/benchmarks.md, issue 15);
+    # fused=None gives torch's default implementation.
+    optimizer=dict(type='AdamW', lr=8e-4, betas=(0.9, 0.95), weight_decay=0.05, fused=True),
     paramwise_cfg=dict(
         custom_keys={
             'ln': dict(decay_mult=0.0),

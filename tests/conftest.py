@@ -287,12 +287,230 @@ def free_port():
     return find
 
 
+# A stand-in for the released SdAE code (AbrahamYabo/SdAE) and its timm 0.3.2, in their layout:
+# the module, function, attribute and parameter names that sdae_plugin.benchmark reads, with a
+# tiny ViT (width 32, 2 blocks; decoder 16 wide, 1 block). It is written here, from the
+# released code's description (MAE-style student that draws the mask, timm ViT teacher that
+# encodes the masked patches as folds), as an independent reference of that computation. It
+# uses `torch._six` and `np.float`, so it only imports with the benchmark's shims.
+STANDIN_TIMM_VIT = '''
+import torch
+from torch import nn
+from torch._six import container_abcs
+
+ATTENTION_SCALE = 1.0  # a test changes it to make the stand-in compute something else
+
+
+def to_2tuple(x):
+    return tuple(x) if isinstance(x, container_abcs.Iterable) else (x, x)
+
+
+def drop_path(x, rate, training):
+    if rate == 0. or not training:
+        return x
+    keep = 1 - rate
+    draw = torch.rand((x.shape[0],) + (1,) * (x.ndim - 1), dtype=x.dtype, device=x.device)
+    return x.div(keep) * (keep + draw).floor()
+
+
+class PatchEmbed(nn.Module):
+    def __init__(self, img_size=224, patch_size=16, in_chans=3, embed_dim=768):
+        super().__init__()
+        self.img_size, self.patch_size = to_2tuple(img_size), to_2tuple(patch_size)
+        self.num_patches = ((self.img_size[0] // self.patch_size[0]) *
+                            (self.img_size[1] // self.patch_size[1]))
+        self.proj = nn.Conv2d(in_chans, embed_dim, patch_size, stride=patch_size)
+
+    def forward(self, x):
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class Attention(nn.Module):
+    def __init__(self, dim, num_heads, qkv_bias=False, qk_scale=None):
+        super().__init__()
+        self.num_heads = num_heads
+        self.scale = (qk_scale or (dim // num_heads) ** -0.5) * ATTENTION_SCALE
+        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b, n, c = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)
+        weights = (q @ k.transpose(-2, -1) * self.scale).softmax(dim=-1)
+        return self.proj((weights @ v).transpose(1, 2).reshape(b, n, c))
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.fc1, self.act, self.fc2 = nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, dim, num_heads, mlp_ratio=4., qkv_bias=False, qk_scale=None,
+                 drop_path=0., norm_layer=nn.LayerNorm):
+        super().__init__()
+        self.norm1, self.norm2 = norm_layer(dim), norm_layer(dim)
+        self.attn = Attention(dim, num_heads, qkv_bias, qk_scale)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.rate = drop_path
+
+    def forward(self, x):
+        x = x + drop_path(self.attn(self.norm1(x)), self.rate, self.training)
+        return x + drop_path(self.mlp(self.norm2(x)), self.rate, self.training)
+
+
+class VisionTransformer(nn.Module):
+    def __init__(self, img_size=224, patch_size=16, in_chans=3, num_classes=1000, embed_dim=768,
+                 depth=12, num_heads=12, mlp_ratio=4., qkv_bias=False, drop_path_rate=0.,
+                 norm_layer=nn.LayerNorm):
+        super().__init__()
+        self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, embed_dim)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, embed_dim) * .02)
+        self.pos_embed = nn.Parameter(
+            torch.randn(1, self.patch_embed.num_patches + 1, embed_dim) * .02)
+        self.pos_drop = nn.Dropout(0.)
+        rates = [r.item() for r in torch.linspace(0, drop_path_rate, depth)]
+        self.blocks = nn.ModuleList([Block(embed_dim, num_heads, mlp_ratio, qkv_bias,
+                                           drop_path=r, norm_layer=norm_layer) for r in rates])
+        self.norm = norm_layer(embed_dim)
+        self.head = nn.Linear(embed_dim, num_classes)
+'''
+STANDIN_POS_EMBED = '''
+import numpy as np
+
+
+def get_2d_sincos_pos_embed(embed_dim, grid_size, cls_token=False):
+    table = np.sin(np.arange((grid_size ** 2 + int(cls_token)) * embed_dim, dtype=np.float))
+    return table.reshape(-1, embed_dim)
+'''
+STANDIN_MODELS_MAE = '''
+from functools import partial
+
+import torch
+from torch import nn
+from timm.models.vision_transformer import Block, PatchEmbed
+from util.pos_embed import get_2d_sincos_pos_embed
+
+
+class MaskedAutoencoderViT(nn.Module):
+    def __init__(self, img_size=224, patch_size=16, in_chans=3, embed_dim=1024, depth=24,
+                 num_heads=16, decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16,
+                 mlp_ratio=4., norm_layer=nn.LayerNorm, drop_path=0.0):
+        super().__init__()
+        print('drop path', drop_path)
+        self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, embed_dim)
+        grid = int(self.patch_embed.num_patches ** .5)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, embed_dim) * .02)
+        self.pos_embed = nn.Parameter(torch.from_numpy(
+            get_2d_sincos_pos_embed(embed_dim, grid, True)).float()[None], requires_grad=False)
+        rates = [r.item() for r in torch.linspace(0, drop_path, depth)]
+        self.blocks = nn.ModuleList([Block(embed_dim, num_heads, mlp_ratio, qkv_bias=True,
+                                           drop_path=r, norm_layer=norm_layer) for r in rates])
+        self.norm = norm_layer(embed_dim)
+        self.decoder_embed = nn.Linear(embed_dim, decoder_embed_dim)
+        self.mask_token = nn.Parameter(torch.randn(1, 1, decoder_embed_dim) * .02)
+        self.decoder_pos_embed = nn.Parameter(torch.from_numpy(
+            get_2d_sincos_pos_embed(decoder_embed_dim, grid, True)).float()[None],
+            requires_grad=False)
+        self.decoder_blocks = nn.ModuleList([
+            Block(decoder_embed_dim, decoder_num_heads, mlp_ratio, qkv_bias=True,
+                  norm_layer=norm_layer) for _ in range(decoder_depth)])
+        self.decoder_norm = norm_layer(decoder_embed_dim)
+        self.decoder_pred = nn.Linear(decoder_embed_dim, embed_dim)
+
+    def random_masking(self, x, mask_ratio):
+        n, length, dim = x.shape
+        keep = int(length * (1 - mask_ratio))
+        order = torch.argsort(torch.rand(n, length, device=x.device), dim=1)
+        restore = torch.argsort(order, dim=1)
+        kept = torch.gather(x, 1, order[:, :keep, None].expand(-1, -1, dim))
+        mask = torch.ones(n, length, device=x.device)
+        mask[:, :keep] = 0
+        return kept, torch.gather(mask, 1, restore), restore, order[:, keep:]
+
+    def forward(self, imgs, mask_ratio=0.75):
+        x = self.patch_embed(imgs) + self.pos_embed[:, 1:]
+        x, mask, restore, unkept = self.random_masking(x, mask_ratio)
+        cls = (self.cls_token + self.pos_embed[:, :1]).expand(x.shape[0], -1, -1)
+        x = torch.cat([cls, x], dim=1)
+        for block in self.blocks:
+            x = block(x)
+        x = self.decoder_embed(self.norm(x))
+        masks = self.mask_token.expand(x.shape[0], restore.shape[1] + 1 - x.shape[1], -1)
+        rest = torch.cat([x[:, 1:], masks], dim=1)
+        rest = torch.gather(rest, 1, restore[..., None].expand(-1, -1, x.shape[2]))
+        x = torch.cat([x[:, :1], rest], dim=1) + self.decoder_pos_embed
+        for block in self.decoder_blocks:
+            x = block(x)
+        return self.decoder_pred(self.decoder_norm(x))[:, 1:], mask, unkept
+
+
+TINY = dict(patch_size=16, embed_dim=32, depth=2, num_heads=2, decoder_embed_dim=16,
+            decoder_depth=1, decoder_num_heads=2, mlp_ratio=4,
+            norm_layer=partial(nn.LayerNorm, eps=1e-6))
+mae_vit_small_patch16 = mae_vit_base_patch16 = mae_vit_large_patch16 = partial(
+    MaskedAutoencoderViT, **TINY)
+'''
+STANDIN_MODELS_TEACHER = '''
+from functools import partial
+
+import torch
+from torch import nn
+import timm.models.vision_transformer
+
+
+class VisionTransformer(timm.models.vision_transformer.VisionTransformer):
+    def __init__(self, global_pool=False, mask_ratio=None, shrink_num=None, **kwargs):
+        super().__init__(**kwargs)
+        del self.head
+
+    def forward(self, x, ids_unkeep=None, shrink_num=None, ncrop_loss=None):
+        batch = x.shape[0]
+        x = self.patch_embed(x) + self.pos_embed[:, 1:]
+        ids = ids_unkeep[:, :shrink_num]
+        x = torch.gather(x, 1, ids[..., None].expand(-1, -1, x.shape[2]))
+        x = x.reshape(batch * ncrop_loss, shrink_num // ncrop_loss, x.shape[2])
+        cls = (self.cls_token + self.pos_embed[:, :1]).expand(x.shape[0], -1, -1)
+        x = self.pos_drop(torch.cat([cls, x], dim=1))
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)[:, 1:]
+
+
+vit_small_patch16 = vit_base_patch16 = vit_large_patch16 = partial(
+    VisionTransformer, patch_size=16, embed_dim=32, depth=2, num_heads=2, mlp_ratio=4,
+    qkv_bias=True, norm_layer=partial(nn.LayerNorm, eps=1e-6))
+'''
+
+
+def write_released_standin(root, timm_version: str = '0.3.2',
+                           attention_scale: float = 1.0) -> tuple:
+    """Write the stand-in checkout and its timm; returns ``(checkout, timm_dir)`` as str."""
+    root = Path(root)
+    checkout, timm_dir = root / 'SdAE', root / 'timm032'
+    files = {
+        checkout / 'models_mae.py': STANDIN_MODELS_MAE,
+        checkout / 'models_teacher.py': STANDIN_MODELS_TEACHER,
+        checkout / 'util' / '__init__.py': '',
+        checkout / 'util' / 'pos_embed.py': STANDIN_POS_EMBED,
+        timm_dir / 'timm' / '__init__.py': f'__version__ = {timm_version!r}\n',
+        timm_dir / 'timm' / 'models' / '__init__.py': '',
+        timm_dir / 'timm' / 'models' / 'vision_transformer.py': STANDIN_TIMM_VIT.replace(
+            'ATTENTION_SCALE = 1.0', f'ATTENTION_SCALE = {attention_scale!r}'),
+    }
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return str(checkout), str(timm_dir)
+
+
 @pytest.fixture
-def demo_data():
-    """``demo_data(folder)`` writes tiny idx files there and returns the ``--cfg-options``
-    entries that point the demo config's pretraining data at them."""
-    def make(folder, num: int = 48) -> list:
-        write_fashion_idx(folder, num)
-        return [f'train_dataloader.dataset.data_root={folder}',
-                'train_dataloader.dataset.indices=None']
-    return make
+def released_standin():
+    """Factory: ``released_standin(root, timm_version='0.3.2', attention_scale=1.0)`` writes a
+    stand-in of the released code and timm 0.3.2; returns ``(checkout, timm_dir)``."""
+    return write_released_standin

@@ -31,6 +31,18 @@ def test_config_loads_and_builds(path):
         assert model.teacher.state_dict().keys() == model.backbone.state_dict().keys()
 
 
+def test_every_adamw_config_asks_for_the_fused_step():
+    """Issue 15: torch's one-kernel AdamW wherever it runs (CUDA; CPU with torch >= 2.4)."""
+    adamw = []
+    for path in CONFIGS:
+        optimizer = Config.fromfile(str(path)).get('optim_wrapper', {}).get('optimizer', {})
+        if optimizer.get('type') == 'AdamW':
+            adamw.append(path.name)
+            assert optimizer.get('fused') is True, path
+    assert {'sdae_vit-b_300e.py', 'sdae_vit-tiny_fashion-mnist_demo.py',
+            'coco_maskrcnn_sdae.py'} <= set(adamw)
+
+
 def test_vit_b_300e_follows_the_paper():
     cfg = Config.fromfile(str(ROOT / 'configs/sdae_vit-b_300e.py'))
     assert cfg.train_dataloader.batch_size * 8 == cfg.auto_scale_lr.base_batch_size == 768

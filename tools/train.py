@@ -5,6 +5,7 @@ Example:
     python tools/train.py CONFIG --resume                 # resume from the latest checkpoint
     python tools/train.py CONFIG --resume PATH.pth        # resume from that checkpoint
     python tools/train.py CONFIG --cfg-options train_cfg.max_epochs=2
+    python tools/train.py CONFIG --compile                # SdAE: compiled loss, one graph per run
 """
 import argparse
 import os
@@ -35,6 +36,9 @@ def parse_args() -> argparse.Namespace:
                         'checkpoint in the work directory')
     parser.add_argument('--amp', action='store_true',
                         help='automatic mixed precision (AmpOptimWrapper, dynamic loss scale)')
+    parser.add_argument('--compile', action='store_true',
+                        help="torch.compile SdAE's loss (model.compile_loss=True): compiled "
+                        'once per run, forward and backward')
     parser.add_argument('--no-validate', action='store_true',
                         help='do not evaluate during training')
     parser.add_argument('--auto-scale-lr', action='store_true',
@@ -69,6 +73,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.compile:
+        from sdae_plugin.engine.compile_switch import enable_compiled_loss
+        enable_compiled_loss(cfg)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:

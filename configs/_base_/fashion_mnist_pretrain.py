@@ -43,7 +43,8 @@ train_dataloader = dict(
 optim_wrapper = dict(
     type='OptimWrapper',
     constructor='SdAEOptimWrapperConstructor',  # leaves frozen tensors (teacher, sin-cos) out
-    optimizer=dict(type='AdamW', lr=1.5e-3, betas=(0.9, 0.95), weight_decay=0.05),
+    # fused=True: torch's one-kernel AdamW step (fused=None: torch's default implementation)
+    optimizer=dict(type='AdamW', lr=1.5e-3, betas=(0.9, 0.95), weight_decay=0.05, fused=True),
     paramwise_cfg=dict(
         custom_keys={
             'ln': dict(decay_mult=0.0),

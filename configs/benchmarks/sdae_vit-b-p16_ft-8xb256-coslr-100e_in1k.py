@@ -48,7 +48,7 @@ test_dataloader = val_dataloader
 optim_wrapper = dict(
     type='OptimWrapper',  # add --amp for mixed precision
     optimizer=dict(type='AdamW', lr=base_lr * batch_size * 8 / 256, weight_decay=0.05,
-                   betas=(0.9, 0.999)),
+                   betas=(0.9, 0.999), fused=True),
     # lr * 0.65 ** (13 - depth): patch embed 0.65^13, block i 0.65^(12-i), head 1;
     # no weight decay for norms, biases, pos_embed, cls_token
     constructor='ViTLayerDecayOptimWrapperConstructor',

@@ -1,4 +1,5 @@
-"""The models the benchmark compares: MAE and SdAE's teacher feedings (the paper's Table 1)."""
+"""The models the benchmark compares: MAE and SdAE's teacher feedings (the paper's Table 1), and
+SdAE's fast step beside the released code's (issue 15)."""
 from pathlib import Path
 from typing import Tuple
 
@@ -30,8 +31,19 @@ ROWS = {
     'sdae_multi_fold_teacher_bf16': ('sdae', dict(mask_generator=dict(mode='multi_fold',
                                                                       num_folds=3),
                                                   teacher_autocast='bf16')),
+    # multi-fold SdAE with fused AdamW (the configs' optimizer), eager and with compile_loss
+    'sdae_multi_fold_fused': ('sdae', dict(mask_generator=dict(mode='multi_fold', num_folds=3))),
+    'sdae_multi_fold_fused_compiled': ('sdae', dict(mask_generator=dict(mode='multi_fold',
+                                                                        num_folds=3),
+                                                    compile_loss=True)),
+    # the released code's step (sdae_plugin.benchmark.released), read from --released-code
+    'released': ('released', {}),
 }
 FP32_ONLY_ROWS = ('sdae_multi_fold_teacher_bf16',)
+FUSED_ROWS = ('sdae_multi_fold_fused', 'sdae_multi_fold_fused_compiled')
+# Rows beyond the paper's Table 1: run when asked for (--rows); 'released' also by default when
+# the released code is given.
+PEER_ROWS = FUSED_ROWS + ('released',)
 
 
 def model_config(kind: str) -> str:
@@ -47,20 +59,26 @@ def model_config(kind: str) -> str:
     raise FileNotFoundError(f'configs/{name} is neither in the installed package nor beside it')
 
 
-def default_rows(amp: str) -> list:
-    """Every row; the fp32-student rows only when the step itself runs in fp32."""
-    return [r for r in ROWS if amp == 'none' or r not in FP32_ONLY_ROWS]
+def default_rows(amp: str, released: bool = False) -> list:
+    """The Table 1 rows (the fp32-student row only when the step itself runs in fp32), and the
+    released code's row when it is given."""
+    rows = [r for r in ROWS if r not in PEER_ROWS and (amp == 'none' or r not in FP32_ONLY_ROWS)]
+    return rows + (['released'] if released else [])
 
 
-def build(row: str, arch: str, img_size: int) -> torch.nn.Module:
+def build(row: str, arch: str, img_size: int, compile: bool = False) -> torch.nn.Module:
     """Build and initialize a row's model from its config at the given size.
 
     Args:
-        row (str): a key of :data:`ROWS`.
+        row (str): a key of :data:`ROWS` (not ``'released'``, which is the released code's).
         arch (str): a key of :data:`ARCHS`.
         img_size (int): input side; the patch size is 16.
+        compile (bool): SdAE with ``compile_loss=True`` (MAE has no such switch).
     """
     kind, overrides = ROWS[row]
+    if kind == 'released':
+        raise ValueError("The 'released' row is built from the released code "
+                         '(sdae_plugin.benchmark.released), not from a config.')
     cfg = Config.fromfile(model_config(kind)).model
     arch_name, width = ARCHS[arch]
     cfg.backbone.update(arch=arch_name, img_size=img_size)
@@ -70,6 +88,8 @@ def build(row: str, arch: str, img_size: int) -> torch.nn.Module:
             cfg[key].update(value)
         else:
             cfg[key] = value
+    if compile and kind == 'sdae':
+        cfg.compile_loss = True
     model = MODELS.build(cfg)
     model.init_weights()
     return model

@@ -8,24 +8,22 @@ from ..models.backbones.sdae_vit import gather_tokens
 from .measure import amp_context, time_calls
 
 
-def make_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor,
-              device: str, amp: str, compile: bool = False) -> Callable[[], None]:
+def make_step(loss_fn: Callable[[], torch.Tensor], optimizer: torch.optim.Optimizer, device: str,
+              amp: str) -> Callable[[], None]:
     """One training step: the loss forward under autocast, backward, optimizer step.
 
     Args:
-        model (nn.Module): an MMPretrain self-supervised model (``loss(inputs, None)``).
-        optimizer (Optimizer): over the model's trainable parameters.
-        images (Tensor): ``(B, C, H, W)`` the same batch for every step.
+        loss_fn (callable): computes the step's scalar loss (e.g. ``model.loss(images,
+            None)['loss']``, or the released code's loss).
+        optimizer (Optimizer): over the trainable parameters.
         device (str): where the model runs.
         amp (str): ``'none'``, ``'bf16'`` or ``'fp16'`` (fp16 on CUDA with a loss scaler).
-        compile (bool): ``torch.compile`` the loss forward.
     """
     scaler = torch.amp.GradScaler(enabled=amp == 'fp16' and device.startswith('cuda'))
-    loss_fn = torch.compile(model.loss) if compile else model.loss
 
     def step() -> None:
         with amp_context(device, amp):
-            loss = loss_fn(images, None)['loss']
+            loss = loss_fn()
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()

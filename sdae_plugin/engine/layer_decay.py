@@ -2,9 +2,12 @@
 import copy
 from typing import Callable, List, Optional, Tuple
 
+from mmengine.optim import OptimWrapper
 from mmpretrain.engine.optimizers import LearningRateDecayOptimWrapperConstructor
 from mmpretrain.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from torch import nn
+
+from .fused_optimizer import check_fused_support
 
 # Weight decay 0 for these, as MAE/BEiT fine-tuning: every 1-D tensor (biases, norm weights),
 # norm layers, and the position embedding and cls token of the ViT.
@@ -52,7 +55,9 @@ class ViTLayerDecayOptimWrapperConstructor(LearningRateDecayOptimWrapperConstruc
     patch embedding gets ``rate**13``, block 0 ``rate**12``, block 11 ``rate``, the rest 1.
 
     No weight decay for norms, biases, other 1-D tensors, ``pos_embed`` and ``cls_token``
-    (:data:`DEFAULT_NO_DECAY`); keys given in ``paramwise_cfg`` override these defaults.
+    (:data:`DEFAULT_NO_DECAY`); keys given in ``paramwise_cfg`` override these defaults. An
+    optimizer config with ``fused=True`` is checked against the parameters' devices first
+    (:func:`~sdae_plugin.engine.fused_optimizer.check_fused_support`).
     Registered in MMPretrain's ``OPTIM_WRAPPER_CONSTRUCTORS``: from MMDetection or MMSegmentation
     configs use ``constructor='mmpretrain.ViTLayerDecayOptimWrapperConstructor'``.
 
@@ -76,6 +81,10 @@ class ViTLayerDecayOptimWrapperConstructor(LearningRateDecayOptimWrapperConstruc
             raise ValueError('paramwise_cfg.layer_decay_rate is required (e.g. 0.65 for ViT-B '
                              'fine-tuning, 0.75 for detection)')
         super().__init__(optim_wrapper_cfg, cfg)
+
+    def __call__(self, model: nn.Module) -> OptimWrapper:
+        check_fused_support(self.optimizer_cfg, model)
+        return super().__call__(model)
 
     def add_params(self, params: List[dict], module: nn.Module, prefix: str = '',
                    get_layer_depth: Optional[Callable] = None, **kwargs) -> None:

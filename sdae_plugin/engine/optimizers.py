@@ -7,6 +7,7 @@ from mmpretrain.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from torch import nn
 
 from ..utils.quiet_console import quiet_console
+from .fused_optimizer import check_fused_support
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -17,7 +18,9 @@ class SdAEOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     ones included; with it, it skips them but logs a warning for each (hundreds for a ViT-B
     teacher). SdAE's teacher and its fixed sin-cos position embeddings must never be optimized,
     so this constructor skips frozen submodules quietly and removes every parameter that does not
-    require gradients (and every group left empty) from the optimizer it builds.
+    require gradients (and every group left empty) from the optimizer it builds. An optimizer
+    config with ``fused=True`` is checked against the parameters' devices first
+    (:func:`~sdae_plugin.engine.fused_optimizer.check_fused_support`).
     """
 
     def add_params(self, params: List[dict], module: nn.Module, prefix: str = '',
@@ -27,6 +30,7 @@ class SdAEOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         super().add_params(params, module, prefix=prefix, is_dcn_module=is_dcn_module)
 
     def __call__(self, model: nn.Module) -> OptimWrapper:
+        check_fused_support(self.optimizer_cfg, model)
         # MMEngine logs 3 lines per parameter and warns for each frozen one (the fixed sin-cos
         # position embeddings): kept in the log file, not shown on the terminal.
         with quiet_console('paramwise_options -- ', r'\S+ is skipped since its requires_grad',

@@ -1,4 +1,5 @@
-"""tools/train.py on the demo config: trains, checkpoints, resumes with teacher and EMA intact."""
+"""tools/train.py on the demo config: trains, checkpoints, resumes with teacher and EMA intact;
+--compile trains with the compiled loss."""
 import json
 import math
 import subprocess
@@ -14,11 +15,12 @@ DEMO = ROOT / 'configs/sdae_vit-tiny_fashion-mnist_demo.py'
 
 
 
-def train(work_dir: Path, data_options: list, *extra: str) -> subprocess.CompletedProcess:
+def train(work_dir: Path, data_options: list, *extra: str,
+          epochs: int = 3) -> subprocess.CompletedProcess:
     cmd = [sys.executable, str(ROOT / 'tools/train.py'), str(DEMO), '--work-dir', str(work_dir),
            *extra, '--cfg-options', *data_options, 'train_dataloader.batch_size=16',
            'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-           'train_cfg.max_epochs=3', 'default_hooks.logger.interval=1',
+           f'train_cfg.max_epochs={epochs}', 'default_hooks.logger.interval=1',
            'default_hooks.checkpoint.max_keep_ckpts=3']
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -102,3 +104,15 @@ def test_demo_trains_checkpoints_and_resumes(tmp_path, demo_data):
         torch.testing.assert_close(teacher_3[key], m * teacher_2[key] + (1 - m) * student_3[key])
     epochs = {round(v, 6) for e, v in logged(resumed, 'momentum')}
     assert epochs == {round(momentum(2), 6)}
+
+
+@pytest.mark.slow
+def test_compile_flag_trains_with_the_compiled_loss(tmp_path, demo_data):
+    data = demo_data(tmp_path / 'fashion_mnist')
+    run = tmp_path / 'run'
+    out = train(run, data, '--compile', epochs=1)
+    dumped, = run.glob('*/vis_data/config.py')
+    assert 'compile_loss=True' in dumped.read_text()
+    losses = [v for _, v in logged(run, 'loss')]
+    assert len(losses) == 3 and all(math.isfinite(v) for v in losses)
+    assert 'Traceback' not in out.stderr

@@ -42,7 +42,7 @@ train_dataloader = dict(batch_size=batch_size,
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=base_lr * batch_size / 128, weight_decay=0.05,
-                   betas=(0.9, 0.999)),
+                   betas=(0.9, 0.999), fused=True),
     constructor='ViTLayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(layer_decay_rate=0.75))
 param_scheduler = [

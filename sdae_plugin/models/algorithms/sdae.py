@@ -1,7 +1,7 @@
 """SdAE: Self-distillated Masked Autoencoder (Chen et al., ECCV 2022)."""
 import contextlib
 import copy
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import torch
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
@@ -14,6 +14,10 @@ from ..utils.released_init import init_like_released_teacher
 
 TEACHER_INITS = ('random', 'student', 'released')
 TEACHER_AUTOCAST_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
+# torch.compile options of ``compile_loss=True``: the masks' shapes are fixed by the config, so
+# the graph is static (``dynamic=False``: a changed batch size is a new graph, never a dynamic
+# one); ``fullgraph=True`` makes a graph break (e.g. a host synchronization) an error.
+COMPILE_DEFAULTS = dict(dynamic=False, fullgraph=True)
 
 
 @MODELS.register_module()
@@ -58,6 +62,12 @@ class SdAE(BaseSelfSupervisor):
             on CPUs with AMX (the teacher's forward is a third of an fp32 step); the targets are
             normalized in fp32 either way, and the released code ran its teacher under fp16
             autocast with everything else.
+        compile_loss (bool | dict): ``torch.compile`` :meth:`masked_loss` (teacher, student,
+            decoder and loss head, forward and backward). The masks are drawn before it, in
+            eager mode and from the same random stream, so that a compiled run draws the masks
+            an eager run draws, and every step calls the compiled graph with tensors of the same
+            shapes: it compiles once. A dict gives ``torch.compile`` options on top of
+            ``dict(dynamic=False, fullgraph=True)``. Defaults to False (eager).
         teacher (dict, optional): normally left unset. If given, it must be the backbone config
             (up to ``drop_path_rate``/``drop_rate``): the teacher is an EMA of the student, so a
             different architecture is an error (``ValueError`` naming the differing keys).
@@ -73,6 +83,7 @@ class SdAE(BaseSelfSupervisor):
                  mask_generator: dict = dict(type='MultiFoldMaskGenerator'),
                  teacher_init: str = 'random',
                  teacher_autocast: Optional[str] = None,
+                 compile_loss: Union[bool, dict] = False,
                  teacher: Optional[dict] = None,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -83,6 +94,9 @@ class SdAE(BaseSelfSupervisor):
         if teacher_autocast is not None and teacher_autocast not in TEACHER_AUTOCAST_DTYPES:
             raise ValueError(f'Unknown teacher_autocast {teacher_autocast!r}; choose one of '
                              f'{tuple(TEACHER_AUTOCAST_DTYPES)} or None (follow the student).')
+        if not isinstance(compile_loss, (bool, dict)):
+            raise TypeError(f'compile_loss must be True/False or a dict of torch.compile '
+                            f'options, got {compile_loss!r}.')
         if not isinstance(backbone, dict):
             raise TypeError('SdAE builds its teacher from the backbone config: pass `backbone` as '
                             f'a config dict, not {type(backbone).__name__}.')
@@ -126,6 +140,13 @@ class SdAE(BaseSelfSupervisor):
             raise ValueError(f'mask_generator.num_patches={mask_generator["num_patches"]} but '
                              f'the backbone has {num_patches} patches; leave it unset.')
         self.mask_generator = MODELS.build(mask_generator)
+        # A function of (model, images, plan), not a bound method: a deep copy of the model
+        # shares it and still passes itself.
+        self._masked_loss: Callable = type(self).masked_loss
+        if compile_loss:
+            options = {**COMPILE_DEFAULTS, **(compile_loss if isinstance(compile_loss, dict)
+                                              else {})}
+            self._masked_loss = torch.compile(self._masked_loss, **options)
 
     def init_weights(self) -> None:
         """Initialize student and teacher, then start the teacher as ``teacher_init`` says."""
@@ -158,6 +179,21 @@ class SdAE(BaseSelfSupervisor):
         """
         images = self._single_view(inputs)
         plan = self.mask_generator(images.shape[0], images.device)
+        return self._masked_loss(self, images, plan)
+
+    def masked_loss(self, images: torch.Tensor, plan: MaskPlan) -> Dict[str, torch.Tensor]:
+        """The loss and diagnostics of one step with given masks (compiled by ``compile_loss``).
+
+        Nothing in it reads a tensor's value on the host: the diagnostics stay tensors until
+        the logger reads them, so the step never waits for the device.
+
+        Args:
+            images (Tensor): ``(B, C_in, H, W)``.
+            plan (MaskPlan): the step's masks.
+
+        Returns:
+            dict: as :meth:`loss`.
+        """
         target = self.teacher_targets(images, plan)  # (B*V, L_t, C)
 
         latent = self.backbone.forward_tokens(images, plan.ids_keep[:, None])  # (B, 1+N_vis, C)

@@ -2,6 +2,7 @@
 from typing import Optional, Tuple
 
 import torch
+from mmcv.cnn.bricks.drop import DropPath
 from mmpretrain.models.selfsup.mae import MAEViT
 from mmpretrain.registry import MODELS
 from mmengine.utils import to_2tuple
@@ -34,7 +35,9 @@ class SdAEViT(MAEViT):
     :class:`~mmpretrain.models.VisionTransformer` on the whole image. Both paths apply the
     ViT's dropout after the position embedding (``drop_rate``), as
     ``VisionTransformer.forward`` does (MMPretrain's ``MAEViT`` skips it on its masked path).
-    ``MAEViT`` takes no ``pre_norm`` argument, so there is no pre-norm to apply.
+    ``MAEViT`` takes no ``pre_norm`` argument, so there is no pre-norm to apply. The drop-path
+    rates are plain Python floats (MMPretrain leaves NumPy scalars from ``np.linspace``, on
+    which ``torch.compile`` cannot branch; the values, and so the arithmetic, are the same).
 
     Args:
         img_size (int | tuple): input size; must be a multiple of ``patch_size``.
@@ -59,6 +62,9 @@ class SdAEViT(MAEViT):
                              '2-D sin-cos position embeddings.')
         kwargs.pop('mask_ratio', None)
         super().__init__(img_size=img_size, patch_size=patch_size, **kwargs)
+        for module in self.modules():
+            if isinstance(module, DropPath):
+                module.drop_prob = float(module.drop_prob)
 
     def forward(self, x: torch.Tensor, mask: Optional[bool] = None) -> Tuple[torch.Tensor]:
         """Whole-image features, as :class:`~mmpretrain.models.VisionTransformer`.
