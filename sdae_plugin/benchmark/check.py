@@ -21,8 +21,8 @@ from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 from torch import nn
 
-# The key table of the encoder I/O layer: its one import site here, re-pointed when it moves.
-from ..engine.checkpoint_io import convert_released_key
+# The one MMPretrain <-> MAE/timm key table (the encoder I/O layer).
+from ..encoders import from_timm_key
 from .measure import machine
 from .released import (NCROP_LOSS, ReleasedCode, load_released_code, released_loss,
                        shrink_num)
@@ -38,14 +38,14 @@ _DECODER_KEYS = {'mask_token': 'mask_token', 'decoder_pos_embed': 'decoder_pos_e
 def our_key(released_key: str, teacher: bool = False) -> str:
     """The name in our SdAE of a released student (or teacher) tensor."""
     if teacher:
-        return 'teacher.' + convert_released_key(released_key)
+        return 'teacher.' + from_timm_key(released_key)
     if released_key.startswith('decoder_blocks.'):
-        converted = convert_released_key(released_key[len('decoder_'):])  # 'layers.N....'
+        converted = from_timm_key(released_key[len('decoder_'):])  # 'layers.N....'
         return 'neck.decoder_blocks.' + converted[len('layers.'):]
     for old, new in _DECODER_KEYS.items():
         if released_key.startswith(old):
             return 'neck.' + new + released_key[len(old):]
-    return 'backbone.' + convert_released_key(released_key)
+    return 'backbone.' + from_timm_key(released_key)
 
 
 def mirror_config(student: nn.Module, drop_path: float) -> Config:
