@@ -31,7 +31,7 @@ def test_default_setup_states_the_config_values(mini_protocol):
             '`SdAEViT`, 6 blocks of width 128 (4 heads, MLP 512), on 32x32 images with 1 '
             'channel, patch 4 (64 patches), drop path 0.1; mask ratio 0.75',
             '**Pretraining**: 6 epochs on the first 8192 training images, batch 128; AdamW (lr '
-            '0.0015, betas (0.9, 0.95), weight decay 0.05); LinearLR (start factor 0.001) over '
+            '0.0015, betas (0.9, 0.95), weight decay 0.05, fused True); LinearLR (start factor 0.001) over '
             'epochs 0-1, then CosineAnnealingLR (eta min 0) over epochs 1-6; precision fp32.',
             '**kNN**: weighted kNN (k=20, T=0.07) of the cls token and of the mean-pooled patch '
             'tokens; memory bank: the first 10000 training images, '
@@ -42,7 +42,7 @@ def test_default_setup_states_the_config_values(mini_protocol):
             '`ClsBatchNormNeck`, head `LinearClsHead`; evaluated on the test split once, after '
             'the last epoch.',
             '**Fine-tuning**: 2 epochs on the first 8192 training images, batch 128; AdamW (lr '
-            '0.001, weight decay 0.05, betas (0.9, 0.999), layer decay 0.75); LinearLR (start '
+            '0.001, weight decay 0.05, betas (0.9, 0.999), fused True, layer decay 0.75); LinearLR (start '
             'factor 0.001) over epochs 0-1, then CosineAnnealingLR (eta min 1e-06) over epochs '
             '1-2; precision fp32; feature `avg_featmap`, drop path 0.1, loss `LabelSmoothLoss` '
             '(label smoothing 0.1)'):

@@ -89,8 +89,8 @@ def test_report_follows_the_resolved_configs(mini_protocol):
                      ('memory bank: the first 10000', 'memory bank: the first 2000'),
                      ('**Linear probe**: 3 epochs', '**Linear probe**: 5 epochs'),
                      ('SGD (lr 0.1,', 'SGD (lr 0.3,'),
-                     ('weight decay 0.05, betas (0.9, 0.999), layer decay 0.75',
-                      'weight decay 0.1, betas (0.9, 0.999), layer decay 0.65')):
+                     ('weight decay 0.05, betas (0.9, 0.999), fused True, layer decay 0.75',
+                      'weight decay 0.1, betas (0.9, 0.999), fused True, layer decay 0.65')):
         assert old in base and old not in changed and new in changed, (old, new)
     # the rows section and the tables do not depend on the options
     assert base.split('## Rows')[1] == changed.split('## Rows')[1]
