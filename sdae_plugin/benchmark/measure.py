@@ -7,7 +7,7 @@ import platform
 import statistics
 import threading
 import time
-from typing import Callable, List
+from typing import Callable, List, Optional
 
 import torch
 
@@ -40,6 +40,28 @@ def time_calls(fn: Callable[[], object], n: int, device: str) -> List[float]:
         sync(device)
         times.append(time.perf_counter() - start)
     return times
+
+
+def host_sync_in(fn: Callable[[], object], device: str) -> Optional[str]:
+    """Run ``fn`` once with CUDA's sync debug mode set to ``'error'``.
+
+    Returns:
+        str | None: the first line of the error if ``fn`` made the host wait for the device
+        (``.item()``, a data-dependent shape, a copy to the CPU, ...), else None. On the CPU
+        there is nothing to wait for: None.
+    """
+    if not is_cuda(device):
+        return None
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode('error')
+    try:
+        fn()
+        return None
+    except RuntimeError as err:
+        return str(err).splitlines()[0]
+    finally:
+        torch.cuda.set_sync_debug_mode('default')
+        torch.cuda.synchronize()
 
 
 class PeakRSS:

@@ -6,8 +6,8 @@ go round-robin over the models, so that the machine's drift hits them alike (all
 memory: ViT-B needs about 2.5 GB per row on the CPU). The report holds, per row: the step times,
 peak memory, analytic FLOPs per step and achieved FLOP/s; FLOP/s as a fraction of a plain GEMM
 measured in the same run; the cost of one teacher EMA update (once per epoch in SdAE, so not
-part of the step); for a compiled row, the graphs compiled during the timed steps (0 when
-nothing recompiles); and, when the released code's row runs, every row's time divided by the
+part of the step); the graphs compiled during the timed steps (0 when nothing recompiles); on
+CUDA, whether a step made the host wait for the device; and, when the released code's row runs, every row's time divided by the
 released step's time of the same round (median, min and max over the rounds).
 """
 import logging
@@ -21,11 +21,11 @@ from mmengine.registry import init_default_scope
 from torch._dynamo.utils import counters
 
 from .flops import ViTShape, train_step_flops
-from .measure import (PeakRSS, gemm_flops_per_s, is_cuda, machine, release_memory,
-                      time_calls)
+from .measure import (PeakRSS, gemm_flops_per_s, host_sync_in, is_cuda, machine,
+                      release_memory, time_calls)
 from .released import ReleasedCode, load_released_code, released_loss, released_shape
 from .rows import FUSED_ROWS, build, default_rows, shape_of
-from .step import make_step, profile_parts
+from .step import benchmark_adamw, make_step, profile_parts
 
 
 @dataclass
@@ -82,13 +82,6 @@ class _Prepared:
     times: List[float] = field(default_factory=list)
 
 
-def _adamw(model: torch.nn.Module, fused: bool) -> torch.optim.Optimizer:
-    """The benchmark's AdamW over the trainable parameters (``fused=None``: torch's default)."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    return torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), weight_decay=0.05,
-                             fused=fused or None)
-
-
 def _build_step(row: str, opts: BenchmarkOptions, images: torch.Tensor,
                 released: Optional[ReleasedCode]) -> tuple:
     """``(model, optimizer, step, shape)`` of a row, its model on the device in training mode."""
@@ -96,13 +89,13 @@ def _build_step(row: str, opts: BenchmarkOptions, images: torch.Tensor,
         student, teacher = released.build(opts.arch, opts.img_size)
         model = torch.nn.ModuleDict(dict(student=student, teacher=teacher)).to(opts.device)
         model.train()
-        optimizer = _adamw(student, fused=False)
+        optimizer = benchmark_adamw(student, fused=False)
         step = make_step(lambda: released_loss(student, teacher, images), optimizer,
                          opts.device, opts.amp)
         return model, optimizer, step, released_shape(student)
     model = build(row, opts.arch, opts.img_size, compile=opts.compile).to(opts.device)
     model.train()
-    optimizer = _adamw(model, fused=opts.fused_adamw or row in FUSED_ROWS)
+    optimizer = benchmark_adamw(model, fused=opts.fused_adamw or row in FUSED_ROWS)
     loss = model.loss
     if opts.compile and not hasattr(model, 'masked_loss'):  # MAE: no compile_loss switch
         loss = torch.compile(loss)
@@ -133,6 +126,8 @@ def _result(prepared: _Prepared, opts: BenchmarkOptions, images: torch.Tensor) -
     result = dict(row=prepared.row, median_s=median, min_s=min(times), max_s=max(times),
                   times_s=times, peak_mem_bytes=prepared.peak_mem_bytes, flops=flops,
                   flops_per_s=flops / median)
+    if is_cuda(opts.device):
+        result['host_sync'] = host_sync_in(prepared.step, opts.device)
     if hasattr(model, 'update_teacher'):
         result['ema_update_s'] = statistics.median(
             time_calls(lambda: model.update_teacher(0.99), 3, opts.device))
@@ -164,7 +159,8 @@ def run_benchmark(opts: BenchmarkOptions,
         dict: ``machine``, ``torch``, ``args`` (the options), ``gemm_flops_per_s``, ``memory``
         (what the memory numbers mean), ``compiled_graphs_while_timed`` (graphs dynamo compiled
         during the timed steps: 0 unless something recompiles) and ``results`` (one dict per
-        row, in ``opts.rows`` order; with the released row, each has ``vs_released``).
+        row, in ``opts.rows`` order; with the released row, each has ``vs_released``; on CUDA
+        each has ``host_sync``, None or the error of the first synchronization in a step).
     """
     init_default_scope('mmpretrain')
     MMLogger.get_current_instance().setLevel(logging.WARNING)  # no per-parameter init log
@@ -242,6 +238,12 @@ def summary(report: dict) -> str:
              f"AdamW {a['fused_adamw']}, {a['steps']} timed steps after {a['warmup']} warm-up",
              f"plain GEMM: {report['gemm_flops_per_s'] / 1e12:.3f} TFLOP/s; memory: "
              f"{report['memory']}", '', table(report)]
+    syncs = {r['row']: r['host_sync'] for r in report['results'] if 'host_sync' in r}
+    if syncs:
+        waits = {row: msg for row, msg in syncs.items() if msg}
+        lines += ['', 'Host synchronizations inside a step (CUDA sync debug mode): '
+                  + ('; '.join(f'{row}: {msg}' for row, msg in waits.items()) if waits
+                     else 'none')]
     for r in report['results']:
         if 'parts_s' in r:
             lines += ['', 'Parts of one sdae_multi_fold step (each timed alone, median):']

@@ -8,6 +8,14 @@ from ..models.backbones.sdae_vit import gather_tokens
 from .measure import amp_context, time_calls
 
 
+def benchmark_adamw(model: torch.nn.Module, fused: bool) -> torch.optim.Optimizer:
+    """The benchmark's AdamW over the trainable parameters (``fused=False``: torch's default
+    implementation, foreach on CUDA and a loop on the CPU)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), weight_decay=0.05,
+                             fused=fused or None)
+
+
 def make_step(loss_fn: Callable[[], torch.Tensor], optimizer: torch.optim.Optimizer, device: str,
               amp: str) -> Callable[[], None]:
     """One training step: the loss forward under autocast, backward, optimizer step.
