@@ -84,7 +84,7 @@ def final_state(r: Runner) -> dict:
     return dict(model=r.model.state_dict(), optimizer=r.optim_wrapper.state_dict(),
                 lr=[g['lr'] for g in r.optim_wrapper.param_groups],
                 schedulers=[s.state_dict() for s in r.param_schedulers],
-                momentum=r.model.momentum, epoch=r.epoch, iter=r.iter)
+                momentum=r.message_hub.get_scalar('train/momentum').current(), epoch=r.epoch, iter=r.iter)
 
 
 
