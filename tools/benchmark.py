@@ -48,7 +48,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='rows to run; default: all (without sdae_multi_fold_teacher_bf16 '
                         'when --amp is not none, where it equals sdae_multi_fold)')
     parser.add_argument('--profile', action='store_true',
-                        help='also time the parts of one SdAE multi-fold step')
+                        help='also time the parts of one SdAE multi-fold step (eager rows)')
     parser.add_argument('--released-code', metavar='PATH',
                         help='a checkout of the released code (AbrahamYabo/SdAE): adds its row')
     parser.add_argument('--released-timm', metavar='DIR',

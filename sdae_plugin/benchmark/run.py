@@ -27,6 +27,9 @@ from .released import ReleasedCode, load_released_code, released_loss, released_
 from .rows import FUSED_ROWS, build, default_rows, shape_of
 from .step import benchmark_adamw, make_step, profile_parts
 
+# Rows whose parts --profile times (eager modules; each with its own optimizer)
+PROFILED_ROWS = ('sdae_multi_fold', 'sdae_multi_fold_fused')
+
 
 @dataclass
 class BenchmarkOptions:
@@ -45,7 +48,8 @@ class BenchmarkOptions:
             ``*_fused*`` rows always use it; the released row always uses the AdamW its
             ``main_pretrain.py`` builds, torch's default implementation).
         rows (list[str], optional): defaults to :func:`~.rows.default_rows` of ``amp``.
-        profile (bool): also time the parts of one ``sdae_multi_fold`` step.
+        profile (bool): also time the parts of one ``sdae_multi_fold`` step (and of one
+            ``sdae_multi_fold_fused`` step: the same but for the optimizer).
         released_code (str, optional): a checkout of the released code; adds its row.
         released_timm (str, optional): a directory holding timm 0.3.2 for it.
     """
@@ -131,7 +135,7 @@ def _result(prepared: _Prepared, opts: BenchmarkOptions, images: torch.Tensor) -
     if hasattr(model, 'update_teacher'):
         result['ema_update_s'] = statistics.median(
             time_calls(lambda: model.update_teacher(0.99), 3, opts.device))
-    if opts.profile and prepared.row == 'sdae_multi_fold':
+    if opts.profile and prepared.row in PROFILED_ROWS:
         result['parts_s'] = profile_parts(model, prepared.optimizer, images, opts.device,
                                           opts.amp, max(opts.steps, 3))
     return result
@@ -246,6 +250,6 @@ def summary(report: dict) -> str:
                      else 'none')]
     for r in report['results']:
         if 'parts_s' in r:
-            lines += ['', 'Parts of one sdae_multi_fold step (each timed alone, median):']
+            lines += ['', f"Parts of one {r['row']} step (each timed alone, median):"]
             lines += [f'| {k} | {v:.3f} s |' for k, v in r['parts_s'].items()]
     return '\n'.join(lines)
