@@ -1,5 +1,6 @@
 """Online kNN monitor: how well the encoder's features separate labelled images, while it trains."""
 import copy
+import json
 import logging
 import os.path as osp
 import random
@@ -82,7 +83,9 @@ class KNNMonitorHook(Hook):
     runner's visualizer at the current iteration (the json log that ``tools/plot_log.py --keys
     knn/top1_cls`` reads, and TensorBoard). After training it prints the last values beside the
     floor (and the raw pixels with ``pixels=True``), the hook's own time as a share of the
-    training time, where the last checkpoint is, and draws ``curve`` in the work directory.
+    training time, where the last checkpoint is, draws ``curve`` and writes ``history_file``
+    in the work directory (JSON, for scripts: ``evaluations``: ``[{"epoch", "iter", "top1":
+    {"cls", "mean"}}, ...]``, ``pixels`` (or null), ``bank``, ``queries``, ``k``, ``encoder``).
 
     Cost: both sets are read, normalized and kept in memory once at ``before_train`` (so bad
     input fails there, before the first epoch); each evaluation is then one forward pass over
@@ -106,6 +109,8 @@ class KNNMonitorHook(Hook):
             once. Defaults to False.
         curve (str, optional): PNG file (in the work directory) of top-1 against the epoch,
             written after training; None for none. Defaults to ``'knn_curve.png'``.
+        history_file (str, optional): JSON file (in the work directory) of every evaluation,
+            written after training; None for none. Defaults to ``'knn_history.json'``.
     """
 
     priority = 'LOW'  # after TeacherEMAHook ('NORMAL'), before CheckpointHook ('VERY_LOW')
@@ -113,7 +118,8 @@ class KNNMonitorHook(Hook):
     def __init__(self, bank_dataloader: dict, query_dataloader: dict, interval: int = 1,
                  k: int = 20, temperature: float = 0.07, encoder: str = 'student',
                  dtype: str = 'auto', pixels: bool = False,
-                 curve: Optional[str] = 'knn_curve.png') -> None:
+                 curve: Optional[str] = 'knn_curve.png',
+                 history_file: Optional[str] = 'knn_history.json') -> None:
         if not isinstance(interval, int) or interval < 1:
             raise ValueError(f'interval must be an integer >= 1, got {interval!r}.')
         if not isinstance(k, int) or k < 1 or not temperature > 0:
@@ -127,6 +133,7 @@ class KNNMonitorHook(Hook):
         self.query_cfg = _loader_cfg(query_dataloader, 'query_dataloader')
         self.interval, self.k, self.temperature = interval, k, temperature
         self.encoder, self.dtype, self.pixels, self.curve = encoder, dtype, pixels, curve
+        self.history_file = history_file
         self.history: List[Dict] = []
         self.pixel_top1: Optional[float] = None
         self.seconds = 0.0  # the hook's own time in this run
@@ -275,4 +282,9 @@ class KNNMonitorHook(Hook):
                            pixels=self.pixel_top1,
                            title=f'kNN top-1 of the {self.encoder} (k={self.k})')
             self.seconds += time.perf_counter() - start
+        if self.history_file and self.history:
+            with open(osp.join(runner.work_dir, self.history_file), 'w') as f:
+                json.dump(dict(evaluations=self.history, pixels=self.pixel_top1,
+                               bank=len(self._bank_labels), queries=len(self._query_labels),
+                               k=self.k, encoder=self.encoder), f, indent=1)
         print_log(self.summary(runner, train_seconds), logger='current', level=logging.INFO)

@@ -1,5 +1,6 @@
 """KNNMonitorHook: hand-computed kNN on known neighbours, the floor, the interval, the log,
 training left unchanged, and each bad input stopped at before_train."""
+import json
 import math
 import os
 import subprocess
@@ -83,6 +84,9 @@ def test_hand_computed_knn_on_known_neighbours(make_runner, labelled_images, tmp
     assert f'  raw pixels                 {hook.pixel_top1:6.2f} %' in summary
     assert f'kNN curve:  {tmp_path / "knn_curve.png"}' in summary
     assert (tmp_path / 'knn_curve.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert json.loads((tmp_path / 'knn_history.json').read_text()) == dict(
+        evaluations=hook.history, pixels=hook.pixel_top1, bank=6, queries=4, k=3,
+        encoder='student')
 
 
 def test_weighted_vote_is_not_a_majority_vote():
@@ -149,6 +153,9 @@ def test_interval_and_last_epoch_and_the_json_log(make_runner, labelled_images, 
         assert steps.tolist() == [0, 4, 8, 10]
         assert values.tolist() == pytest.approx([row['top1'][kind] for row in hook.history])
     assert not (tmp_path / 'knn_curve.png').exists()  # curve=None
+    history = json.loads((tmp_path / 'knn_history.json').read_text())
+    assert [row['epoch'] for row in history['evaluations']] == [0, 2, 4, 5]
+    assert history['pixels'] is None  # pixels=False
 
 
 def test_training_is_the_same_with_and_without_the_monitor(make_runner, labelled_images,
