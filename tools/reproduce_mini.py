@@ -1,12 +1,16 @@
 """SdAE vs MAE in miniature on Fashion-MNIST, plus the paper's ablations: train, evaluate, report.
 
-For every row (method) and seed: pretrain with ``tools/train.py`` on ``configs/mini/*``; extract
-the encoder (``tools/extract_backbone.py``); weighted kNN (``tools/knn_eval.py``, cls token and
-mean-pooled patch tokens; every epoch for the curve rows); linear probe and fine-tuning
+For every row (method) and seed: pretrain with ``tools/train.py`` on ``configs/mini/*`` (its kNN
+monitor evaluates held-out training images every ``--monitor-interval`` epochs: the curves);
+extract the encoder (``tools/extract_backbone.py``); weighted kNN on the test split
+(``tools/knn_eval.py``, cls token and mean-pooled patch tokens); linear probe and fine-tuning
 (``tools/train.py`` on ``configs/mini/eval/*``), each evaluated once on the test split after its
 last epoch. A random-init encoder is the floor, kNN on the raw pixels the no-network reference.
+With ``--lrs``, the tuned rows (``--tune-rows``) first pretrain on the first seed with every
+learning rate of the grid, and each keeps the one with the best validation kNN for all its seeds.
 Writes ``--out`` (a Markdown report with the setup read from the resolved configs, the tables,
-the machine, the seeds and every command) and a PNG of kNN top-1 vs. epoch next to it. A
+the machine, the seeds and every command) and a PNG of kNN top-1 vs. epoch (mean and range over
+seeds) next to it. A
 hand-written reading of the results, kept in ``<out stem>_reading.md`` next to ``--out``
 (``docs/results_mini_reading.md``), is included in the report when that file exists. The logic
 is :mod:`sdae_plugin.experiments` (rows, stages, results, report, plot).
@@ -27,6 +31,8 @@ Examples:
     python tools/reproduce_mini.py --rows sdae mae       # floor, SdAE and MAE, 2 seeds each
     python tools/reproduce_mini.py                       # + ablation and investigation rows
                                                          #   (89 min of stages on 2 cores)
+    python tools/reproduce_mini.py --preset learning     # issue 14: 100 epochs, lr chosen on
+                                                         #   validation images, 3 seeds
     python tools/reproduce_mini.py --smoke --data-root /tmp/tiny_fashion --work-dir /tmp/w \
         --out /tmp/results.md                            # CI-sized pipeline check
 """
@@ -71,7 +77,24 @@ def parse_args(argv=None) -> SweepSettings:
     parser.add_argument('--ft-rows', nargs='+', choices=list(ROWS), default=d.ft_rows,
                         help='rows that are fine-tuned')
     parser.add_argument('--curve-rows', nargs='+', choices=list(ROWS), default=d.curve_rows,
-                        help='rows with kNN after every epoch (the plot), first seed only')
+                        help='rows whose kNN monitor curves are plotted (mean and range over '
+                        'seeds)')
+    parser.add_argument('--lrs', nargs='+', type=float, default=d.lrs,
+                        help='pretraining learning rates to choose from on validation images '
+                        '(default: each config\'s own)')
+    parser.add_argument('--tune-rows', nargs='+', choices=list(ROWS), default=d.tune_rows,
+                        help='rows tuned over --lrs; the others take their baseline\'s choice')
+    parser.add_argument('--monitor-interval', type=int, default=d.monitor_interval,
+                        help='epochs between kNN monitor evaluations (validation images)')
+    parser.add_argument('--monitor-bank', type=int, default=d.monitor_bank,
+                        help='kNN monitor memory bank: the first N train images (default: the '
+                        'config\'s)')
+    parser.add_argument('--monitor-queries', nargs=2, type=int, default=d.monitor_queries,
+                        metavar=('START', 'STOP'),
+                        help='kNN monitor queries: train images START..STOP-1 (default: the '
+                        'config\'s); keep them outside --subset')
+    parser.add_argument('--device', choices=['cpu', 'cuda'], default=d.device,
+                        help='where the stages run (cuda: bf16 through AmpOptimWrapper)')
     parser.add_argument('--workers', type=int, default=d.workers, help='dataloader workers')
     parser.add_argument('--threads', type=int, default=d.threads,
                         help='torch threads of every stage (OMP_NUM_THREADS); 0: torch default')

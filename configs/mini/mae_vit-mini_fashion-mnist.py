@@ -33,3 +33,5 @@ model = dict(
         dict(type='Xavier', layer='Linear', distribution='uniform'),
         dict(type='Constant', layer='LayerNorm', val=1.0, bias=0.0)
     ])
+
+custom_hooks = [{{_base_.knn_monitor}}]

@@ -5,6 +5,7 @@
 # (6 x 64 = 384 updates, close to the paper's 300), so the teacher moves as far as in the paper.
 _base_ = './sdae_vit-mini_fashion-mnist.py'
 custom_hooks = [
+    {{_base_.knn_monitor}},
     dict(type='TeacherEMAHook', base_momentum=0.96, final_momentum=0.99, interval='iter'),
     dict(type='CollapseWatchHook', std_threshold=0.05, interval=10)
 ]

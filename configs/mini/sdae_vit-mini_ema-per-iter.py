@@ -4,6 +4,7 @@
 # start, against 0.96 for the per-epoch EMA.
 _base_ = './sdae_vit-mini_fashion-mnist.py'
 custom_hooks = [
+    {{_base_.knn_monitor}},
     dict(type='TeacherEMAHook', base_momentum=0.999, final_momentum=0.9999, interval='iter'),
     dict(type='CollapseWatchHook', std_threshold=0.05, interval=10)
 ]

@@ -29,6 +29,7 @@ model = dict(
     ])
 
 custom_hooks = [
+    {{_base_.knn_monitor}},
     dict(type='TeacherEMAHook', base_momentum=0.96, final_momentum=0.99, interval='epoch'),
     dict(type='CollapseWatchHook', std_threshold=0.05, interval=10)
 ]

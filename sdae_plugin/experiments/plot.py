@@ -1,49 +1,59 @@
-"""kNN top-1 vs. pretraining epoch of the sweep's curve rows, as a PNG."""
-from typing import Optional, Sequence
+"""kNN top-1 vs. pretraining epoch of the sweep's curve rows (mean and range over seeds), a PNG."""
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..visualization.drawing import new_figure, save
 
 COLOURS = {'sdae': 'tab:blue', 'mae': 'tab:orange'}
+READOUTS = ((1, 'cls', '-o'), (2, 'mean-pool', ':'))  # (index in a curve point, name, style)
+
+
+def seed_bands(runs: Sequence[dict], index: int) -> List[Tuple[int, float, float, float, int]]:
+    """``[(epoch, mean, min, max, seeds), ...]`` over the runs' curves at every epoch that all
+    of them evaluated (``index``: 1 for the cls readout, 2 for mean-pool)."""
+    by_epoch: Dict[int, List[float]] = {}
+    for run in runs:
+        for point in run['curve']:
+            by_epoch.setdefault(point[0], []).append(point[index])
+    return [(epoch, sum(v) / len(v), min(v), max(v), len(v))
+            for epoch, v in sorted(by_epoch.items()) if len(v) == len(runs)]
 
 
 def plot_knn_curves(runs: Sequence[dict], path: str, title: str, ylabel: str,
-                    floor: Optional[float] = None, floor_mean: Optional[float] = None,
                     pixels: Optional[float] = None) -> bool:
-    """Plot the ``curve`` of every run that has one (cls token solid, mean-pool dotted).
+    """Plot, per row, the mean over seeds of its runs' ``curve`` and the range as a band.
 
     Args:
-        runs: the sweep's runs; ``curve`` is ``[(epoch, kNN cls, kNN mean-pool), ...]``.
+        runs: the runs to draw; ``curve`` is ``[(epoch, kNN cls, kNN mean-pool), ...]`` (epoch 0:
+            the encoder at initialization).
         path: the PNG to write.
         title: the plot's title.
         ylabel: the name of the y axis (which kNN top-1).
-        floor: kNN cls top-1 of the random-init encoder (epoch 0 and a dashed line).
-        floor_mean: its mean-pool top-1 (epoch 0 of the dotted curves).
-        pixels: kNN top-1 on the raw pixels (a dash-dotted line).
+        pixels: kNN top-1 on the raw pixels of the same images (a dash-dotted line).
 
     Returns:
         Whether a plot was written (False when no run has a curve).
     """
-    curves = [r for r in runs if r.get('curve')]
-    if not curves:
+    rows: Dict[str, List[dict]] = {}
+    for run in runs:
+        if run.get('curve'):
+            rows.setdefault(run['row'], []).append(run)
+    if not rows:
         return False
     fig = new_figure(6.4, 4.2, dpi=120)
     ax = fig.add_subplot()
-    for i, run in enumerate(curves):
-        colour = COLOURS.get(run['row'], f'C{i + 2}')
-        start = [(0, floor)] if floor is not None else []
-        cls = start + [(c[0], c[1]) for c in run['curve']]
-        ax.plot([e for e, _ in cls], [v for _, v in cls], '-o', color=colour, markersize=3,
-                label=f'{run["row"]} seed {run["seed"]} (cls)',
-                alpha=1.0 if run['seed'] == curves[0]['seed'] else 0.6)
-        start = [(0, floor_mean)] if floor_mean is not None else []
-        mean = start + [(c[0], c[2]) for c in run['curve']]
-        ax.plot([e for e, _ in mean], [v for _, v in mean], ':', color=colour, alpha=0.7,
-                label=f'{run["row"]} seed {run["seed"]} (mean-pool)')
-    if floor is not None:
-        ax.axhline(floor, color='grey', linestyle='--', linewidth=1, label='random init (cls)')
+    for i, (row, row_runs) in enumerate(rows.items()):
+        colour = COLOURS.get(row, f'C{i + 2}')
+        for index, readout, style in READOUTS:
+            band = seed_bands(row_runs, index)
+            epochs = [b[0] for b in band]
+            ax.plot(epochs, [b[1] for b in band], style, color=colour, markersize=3,
+                    label=f'{row} ({readout}), mean of {len(row_runs)} seed(s)')
+            if len(row_runs) > 1:
+                ax.fill_between(epochs, [b[2] for b in band], [b[3] for b in band],
+                                color=colour, alpha=0.15 if index == 1 else 0.08, linewidth=0)
     if pixels is not None:
         ax.axhline(pixels, color='black', linestyle='-.', linewidth=1, label='raw pixels')
-    ax.set_xlabel('pretraining epoch')
+    ax.set_xlabel('pretraining epoch (0: initialization)')
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel(ylabel)
     ax.set_title(title)

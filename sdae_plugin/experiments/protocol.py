@@ -162,6 +162,44 @@ def knn_text(cfg: Config) -> str:
     return f'weighted kNN (k={cfg.knn.k}, T={value_text(cfg.knn.temperature)})'
 
 
+def hook_of(cfg: Config, hook_type: str) -> dict:
+    """The first of a config's ``custom_hooks`` of ``hook_type`` ({} without one)."""
+    return next((dict(h) for h in cfg.get('custom_hooks', []) if h['type'] == hook_type), {})
+
+
+def regime_text(cfg: Config) -> str:
+    """Optimizer steps and teacher updates of a pretraining config (``drop_last`` batches)."""
+    loader, epochs = cfg.train_dataloader, cfg.train_cfg.max_epochs
+    indices = loader.dataset.get('indices')
+    if isinstance(indices, int) and indices > 0:
+        per_epoch = indices // loader.batch_size
+        steps = (f'{per_epoch} optimizer steps per epoch, {per_epoch * epochs} in all')
+    else:
+        per_epoch, steps = None, 'steps per epoch: the split\'s size // the batch'
+    ema = hook_of(cfg, 'TeacherEMAHook')
+    if not ema:
+        return f'{steps}; no teacher'
+    momentum = (f'momentum {value_text(ema.get("base_momentum"))} -> '
+                f'{value_text(ema.get("final_momentum"))}, cosine')
+    if ema.get('interval', 'epoch') == 'epoch':
+        updates = count_text(epochs, 'EMA update')
+    else:
+        updates = (f'{per_epoch * epochs} EMA updates' if per_epoch else 'an EMA update per step')
+    return f'{steps}; teacher: {updates} ({momentum})'
+
+
+def monitor_text(cfg: Config) -> str:
+    """The kNN monitor of a pretraining config: when, what it reads, on which images."""
+    monitor = hook_of(cfg, 'KNNMonitorHook')
+    if not monitor:
+        return 'none'
+    return (f'weighted kNN (k={monitor.get("k", 20)}) of the '
+            f'{monitor.get("encoder", "student")}\'s cls token and mean-pooled patch tokens at '
+            f'initialization, every {count_text(monitor.get("interval", 1), "epoch")} and after '
+            f'the last; memory bank: {images_text(monitor["bank_dataloader"]["dataset"])}, '
+            f'queries: {images_text(monitor["query_dataloader"]["dataset"])}')
+
+
 def describe(protocol: Protocol) -> List[str]:
     """The report's setup section (Markdown lines), every value read from ``protocol``."""
     pre, knn, linear, ft = protocol.pretrain, protocol.knn, protocol.linear, protocol.ft
@@ -170,6 +208,9 @@ def describe(protocol: Protocol) -> List[str]:
         f'- **Encoder** (`{pre.model.type}`): {encoder_text(pre)}; mask ratio '
         f'{value_text(mask_ratio(pre.model))}.',
         f'- **Pretraining**: {training_text(pre)}.',
+        f'- **Regime**: {regime_text(pre)}.',
+        f'- **kNN monitor** (validation: the curves and the learning-rate choice): '
+        f'{monitor_text(pre)}.',
         f'- **kNN**: {knn_text(knn)} of the cls token and of the mean-pooled patch tokens; '
         f'memory bank: {images_text(knn.train_dataloader.dataset)}, queries: '
         f'{images_text(knn.test_dataloader.dataset)}; features in {protocol.knn_amp}.',

@@ -3,8 +3,10 @@ configs (:class:`~sdae_plugin.experiments.protocol.Protocol`) and a few facts ab
 invocation (:class:`ReportContext`).
 
 A run is a dict: ``row``, ``seed``, ``label``, ``epochs``, ``wall_s`` (pretraining seconds),
-``curve`` (``[(epoch, kNN cls, kNN mean), ...]``) and, where measured, ``knn_cls``, ``knn_mean``,
-``linear``, ``ft`` (top-1 %).
+``lr`` (its pretraining learning rate if the sweep chose it, else None), ``curve`` (the kNN
+monitor's ``[(epoch, kNN cls, kNN mean), ...]`` on validation images) and, where measured,
+``val`` (the validation score learning rates are chosen by), ``knn_cls``, ``knn_mean``,
+``linear``, ``ft`` (top-1 % on the test split).
 """
 import datetime
 import os
@@ -139,6 +141,30 @@ def _claims_section(runs: Sequence[dict]) -> List[str]:
                     'point or less as noise unless the seeds of the main rows agree closely.', '']
 
 
+def _tuning_section(results: Dict[str, dict]) -> List[str]:
+    """The learning-rate choice of every tuned row, from the ``tune/<row>`` results."""
+    tuned = {key.split('/', 1)[1]: value for key, value in results.items()
+             if key.startswith('tune/')}
+    if not tuned:
+        return []
+    lrs = sorted({lr for value in tuned.values() for lr in value['scores']}, key=float)
+    lines = ['## Learning rate, chosen on validation images', '',
+             'Each tuned row was pretrained on the first seed with every learning rate below; '
+             'the score is the kNN monitor\'s last evaluation on the validation images (the '
+             'better of its cls and mean-pool top-1). The best (bold) is the row\'s learning '
+             'rate for every seed; the test split played no part.', '',
+             '| row | ' + ' | '.join(f'lr {lr}' for lr in lrs) + ' |',
+             '|---|' + '---|' * len(lrs)]
+    for row, value in tuned.items():
+        cells = []
+        for lr in lrs:
+            score = value['scores'].get(lr)
+            text = _fmt(score)
+            cells.append(f'**{text}**' if float(lr) == value['lr'] else text)
+        lines.append(f'| `{row}` | ' + ' | '.join(cells) + ' |')
+    return lines + ['', 'Rows that were not tuned use their baseline row\'s learning rate.', '']
+
+
 def render_report(runs: Sequence[dict], results: Dict[str, dict], protocol: Protocol,
                   context: ReportContext) -> str:
     """The Markdown report of a sweep.
@@ -158,19 +184,25 @@ def render_report(runs: Sequence[dict], results: Dict[str, dict], protocol: Prot
              f'**Setup** (read from the resolved configs of the `{MAIN_ROW}` row\'s stages; the '
              'other rows differ as listed under Rows):', '', *describe(protocol), '',
              'Every number is top-1 (%) on the kNN queries and evaluation splits above; no '
-             'setting was chosen on them.', '',
+             'setting was chosen on them (choices were made on the kNN monitor\'s validation '
+             'images).', '',
              _seeds_line(runs), '']
     lines += _rows_section(runs, protocol)
+    lines += _tuning_section(results)
     lines += ['## Every run', '',
-              '| method | row | seed | epochs | wall time (min) | kNN top-1 cls | '
+              '| method | row | seed | epochs | lr | wall time (min) | val kNN | kNN top-1 cls | '
               'kNN top-1 mean-pool | linear top-1 | fine-tune top-1 |',
-              '|---|---|---|---|---|---|---|---|---|']
+              '|---|---|---|---|---|---|---|---|---|---|---|']
     for r in runs:
         wall = None if r.get('wall_s') is None else r['wall_s'] / 60
-        lines.append(f'| {r["label"]} | `{r["row"]}` | {r["seed"]} | {r["epochs"]} | '
-                     f'{_fmt(wall)} | {_fmt(r.get("knn_cls"))} | {_fmt(r.get("knn_mean"))} | '
-                     f'{_fmt(r.get("linear"))} | {_fmt(r.get("ft"))} |')
-    lines += ['', '— : not run for this row (see the options below).', '']
+        lr = 'config' if r.get('lr') is None else f'{r["lr"]:g}'
+        lines.append(f'| {r["label"]} | `{r["row"]}` | {r["seed"]} | {r["epochs"]} | {lr} | '
+                     f'{_fmt(wall)} | {_fmt(r.get("val"))} | {_fmt(r.get("knn_cls"))} | '
+                     f'{_fmt(r.get("knn_mean"))} | {_fmt(r.get("linear"))} | '
+                     f'{_fmt(r.get("ft"))} |')
+    lines += ['', '— : not run for this row (see the options below). val kNN: the monitor\'s '
+              'last evaluation on validation images (the better readout); the other columns are '
+              'on the test split.', '']
     if context.pixels is not None:
         size = resize_scale(protocol.knn.test_dataloader.dataset)
         lines += [f'No-network reference: weighted kNN on the normalized {size}x{size} pixels, '
@@ -197,10 +229,12 @@ def render_report(runs: Sequence[dict], results: Dict[str, dict], protocol: Prot
               '| ' + ' | '.join(f'{v / 60:.1f}' for v in spent.values())
               + f' | {sum(spent.values()) / 60:.1f} |', '']
     if context.plot is not None:
-        lines += ['## kNN top-1 vs. pretraining epoch', '', f'![kNN vs epoch]({context.plot})',
-                  '', 'Solid: cls token; dotted: mean-pooled patch tokens; epoch 0 and the dashed '
-                  'line: the random-init encoder (seed of the first run); dash-dotted: kNN on '
-                  'the raw pixels.', '']
+        lines += ['## kNN top-1 vs. pretraining epoch (validation images)', '',
+                  f'![kNN vs epoch]({context.plot})', '',
+                  'The kNN monitor of every seed: solid, the cls token; dotted, the mean-pooled '
+                  'patch tokens; lines are means over seeds, bands their range; epoch 0 is each '
+                  'run\'s encoder at initialization; dash-dotted: kNN on the raw pixels of the '
+                  'same images.', '']
     if context.reading is not None:
         name, text = context.reading
         lines += ['## Reading', '', f'Hand-written, kept in `{name}`; it reads the numbers '

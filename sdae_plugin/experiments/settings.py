@@ -10,20 +10,49 @@ from typing import Dict, List, Optional
 
 from .rows import MAIN_ROWS, ROWS
 
+# Issue 14's rows: SdAE vs MAE (Table 2) with every seed, and Table 1 / Table 5 / Fig. 4a on one
+LEARNING_ROWS = ['random', 'sdae', 'mae', 'teacher-full-image', 'teacher-only-masked',
+                 'no-target-norm', 'ema-per-iter']
+
 PRESETS: Dict[str, dict] = {
-    # CI-sized: 2 tiny epochs of SdAE and MAE on a few images, every stage once
+    # The learning regime on 2 CPU cores (docs/results_mini_pilot.md sizes it): 100 epochs, so
+    # the per-epoch teacher gets 100 EMA updates (the paper's shortest schedule), of 16 steps
+    # (1,024 images, batch 64: 1,600 steps); 3 learning rates for SdAE and for MAE on seed 0,
+    # chosen on validation images; 3 seeds of SdAE and MAE (linear probe and fine-tuning), one
+    # of the ablations (linear probe). fp32 throughout: this machine kind has no AMX, where bf16
+    # autocast is several times slower than fp32.
+    'learning': dict(epochs=100, subset=1024, batch_size=64, seeds=[0, 1, 2], rows=LEARNING_ROWS,
+                     main_rows=['sdae', 'mae'], lrs=[5e-4, 1e-3, 2e-3], tune_rows=['sdae', 'mae'],
+                     amp='fp32', eval_amp='fp32', knn_train=10000, knn_test=5000,
+                     linear_epochs=10, linear_subset=4096, linear_rows=None, ft_epochs=5,
+                     ft_subset=4096, ft_rows=['random', 'sdae', 'mae'],
+                     curve_rows=['sdae', 'mae'], monitor_interval=20, workers=0),
+    # The same rows on one GPU: all 60k training images (the monitor's validation queries are
+    # then among the unlabelled pretraining images), 200 epochs, batch 512, bf16 autocast, the
+    # learning-rate grid scaled by the batch (x8). Prepared and dry-run on the CPU only.
+    'gpu': dict(epochs=200, subset=0, batch_size=512, seeds=[0, 1, 2], rows=LEARNING_ROWS,
+                main_rows=['sdae', 'mae'], lrs=[4e-3, 8e-3, 1.6e-2], tune_rows=['sdae', 'mae'],
+                amp='bf16', eval_amp='bf16', device='cuda', knn_train=0, knn_test=0,
+                linear_epochs=20, linear_subset=0, linear_rows=None, ft_epochs=20, ft_subset=0,
+                ft_rows=['random', 'sdae', 'mae'], curve_rows=['sdae', 'mae'],
+                monitor_interval=20, workers=8),
+    # CI-sized: 2 tiny epochs of SdAE and MAE on a few images, every stage once, a learning
+    # rate chosen on the monitor's validation images
     'smoke': dict(epochs=2, subset=32, batch_size=16, seeds=[0], rows=['random', 'sdae', 'mae'],
                   amp='fp32', eval_amp='fp32',  # bf16 on a few tiny steps is all kernel set-up
                   knn_train=None, knn_test=None, linear_epochs=1, linear_subset=32, ft_epochs=2,
                   ft_subset=32, ft_rows=None, linear_rows=None, curve_rows=['sdae', 'mae'],
-                  workers=0, logger_interval=1, threads=1, smoke=True),
+                  lrs=[1e-3, 2e-3], monitor_interval=1, monitor_bank=32,
+                  monitor_queries=[32, 48], workers=0, logger_interval=1, threads=1, smoke=True),
 }
 
 # Options that change results: a work dir's results.json is only reused with the same values.
 RESUME_KEYS = ('epochs', 'subset', 'batch_size', 'amp', 'eval_amp', 'knn_train', 'knn_test',
-               'linear_epochs', 'linear_subset', 'ft_epochs', 'ft_subset', 'smoke')
+               'linear_epochs', 'linear_subset', 'ft_epochs', 'ft_subset', 'smoke', 'lrs',
+               'tune_rows', 'monitor_interval', 'monitor_bank', 'monitor_queries', 'device')
 
 AMP_CHOICES = ('bf16', 'fp32')
+DEVICE_CHOICES = ('cpu', 'cuda')
 
 
 class SweepInputError(ValueError):
@@ -35,6 +64,12 @@ class SweepSettings:
     """Everything a sweep run depends on (see ``tools/reproduce_mini.py --help``).
 
     Subset sizes count the first N images of a split; 0 or None means the whole split.
+
+    Learning rates: without ``lrs`` every row trains with its config's. With ``lrs`` (a grid of
+    pretraining learning rates), each of ``tune_rows`` is pretrained on the first seed with
+    every one of them, and the one with the best validation kNN (the kNN monitor's last
+    evaluation, the better of its cls and mean-pool readouts; never the test split) is that
+    row's for every seed; the other rows take their baseline row's.
     """
     rows: List[str] = field(default_factory=lambda: list(ROWS))
     seeds: List[int] = field(default_factory=lambda: [0, 1])
@@ -52,7 +87,13 @@ class SweepSettings:
     ft_epochs: int = 2
     ft_subset: Optional[int] = 8192
     ft_rows: Optional[List[str]] = field(default_factory=lambda: ['random', 'sdae', 'mae'])
-    curve_rows: List[str] = field(default_factory=lambda: ['sdae', 'mae'])
+    curve_rows: List[str] = field(default_factory=lambda: ['sdae', 'mae'])  # in the plot
+    lrs: Optional[List[float]] = None
+    tune_rows: List[str] = field(default_factory=lambda: ['sdae', 'mae'])
+    monitor_interval: int = 10  # epochs between kNN monitor evaluations (validation images)
+    monitor_bank: Optional[int] = None  # None: the config's memory bank (first N train images)
+    monitor_queries: Optional[List[int]] = None  # [start, stop) train images; None: the config's
+    device: str = 'cpu'  # 'cuda': autocast through MMEngine's AmpOptimWrapper
     workers: int = 2
     threads: int = 0  # OMP_NUM_THREADS of every stage; 0: torch's default
     logger_interval: int = 20
@@ -74,9 +115,6 @@ class SweepSettings:
         """Every seed for the main rows, the first for the others."""
         return list(self.seeds) if row in self.main_rows else [self.seeds[0]]
 
-    def has_curve(self, row: str, seed: int) -> bool:
-        """Whether ``row`` gets kNN after every epoch (the plot; first seed only)."""
-        return row in self.curve_rows and seed == self.seeds[0]
 
 
 def make_settings(preset: Optional[str] = None, **options) -> SweepSettings:
@@ -94,7 +132,7 @@ def make_settings(preset: Optional[str] = None, **options) -> SweepSettings:
             raise SweepInputError(f'unknown preset {preset!r}; known: {sorted(PRESETS)}')
         options = {**options, **PRESETS[preset]}
     settings = SweepSettings(**options)
-    for name in ('rows', 'main_rows', 'linear_rows', 'ft_rows', 'curve_rows'):
+    for name in ('rows', 'main_rows', 'linear_rows', 'ft_rows', 'curve_rows', 'tune_rows'):
         bad = sorted(set(getattr(settings, name) or ()) - set(ROWS))
         if bad:
             raise SweepInputError(f'{name}: unknown rows {bad}; known: {list(ROWS)}')
@@ -102,6 +140,17 @@ def make_settings(preset: Optional[str] = None, **options) -> SweepSettings:
         if getattr(settings, name) not in AMP_CHOICES:
             raise SweepInputError(f'{name} must be one of {AMP_CHOICES}, '
                                   f'not {getattr(settings, name)!r}')
+    if settings.device not in DEVICE_CHOICES:
+        raise SweepInputError(f'device must be one of {DEVICE_CHOICES}, not {settings.device!r}')
+    if settings.lrs is not None and (not settings.lrs or min(settings.lrs) <= 0):
+        raise SweepInputError(f'lrs must be positive learning rates, got {settings.lrs}')
+    if settings.monitor_interval < 1:
+        raise SweepInputError('monitor_interval must be >= 1 (epochs between kNN evaluations)')
+    if settings.monitor_queries is not None and not (
+            len(settings.monitor_queries) == 2
+            and 0 <= settings.monitor_queries[0] < settings.monitor_queries[1]):
+        raise SweepInputError('monitor_queries is [start, stop) of training images, start < '
+                              f'stop, got {settings.monitor_queries}')
     if settings.epochs < 2 or settings.ft_epochs < 2 or settings.linear_epochs < 1:
         raise SweepInputError('--epochs and --ft-epochs must be >= 2 (warm-up epoch + cosine), '
                          '--linear-epochs >= 1')

@@ -98,13 +98,15 @@ class Stage:
         return round(time.time() - start, 1)
 
 
-def amp_options(amp: str, kind: str) -> List[str]:
-    """``--cfg-options`` that switch a config to bf16 CPU autocast (training and test)."""
+def amp_options(amp: str, kind: str, device: str = 'cpu') -> List[str]:
+    """``--cfg-options`` that switch a config to bf16 autocast (training and test): the
+    project's ``CPUAutocastOptimWrapper`` on the CPU, MMEngine's ``AmpOptimWrapper`` on CUDA."""
     if amp != 'bf16':
         return []
-    opts = ['optim_wrapper.type=CPUAutocastOptimWrapper', 'optim_wrapper.dtype=bfloat16']
+    wrapper = 'CPUAutocastOptimWrapper' if device == 'cpu' else 'AmpOptimWrapper'
+    opts = [f'optim_wrapper.type={wrapper}', 'optim_wrapper.dtype=bfloat16']
     if kind != 'pretrain':
-        opts.append('val_cfg.fp16=True')  # MMEngine's CPU autocast is bf16
+        opts.append('val_cfg.fp16=True')  # autocast in the test loop (bf16: the wrapper's dtype)
     return opts
 
 
@@ -116,7 +118,8 @@ def _indices(n: Optional[int]) -> str:
 class StagePlan:
     """The stages of a sweep with ``settings``: where each writes, and its exact command.
 
-    Outputs go to ``settings.work_dir``: ``{row}_s{seed}/`` (pretraining, ``backbone.pth``),
+    Outputs go to ``settings.work_dir``: ``{row}_s{seed}/`` (pretraining, ``backbone.pth``,
+    ``knn_history.json``; ``{row}_s{seed}_lr{lr}/`` with a learning rate of the grid),
     ``{row}_s{seed}_{linear|ft}/``, ``knn/*.json``.
     """
 
@@ -125,24 +128,32 @@ class StagePlan:
         self.work = Path(settings.work_dir)
         self.data_root = relative(settings.data_root)
 
-    def run_dir(self, row: str, seed: int) -> Path:
-        return self.work / f'{row}_s{seed}'
+    def run_dir(self, row: str, seed: int, lr: Optional[float] = None) -> Path:
+        return self.work / (f'{row}_s{seed}' + ('' if lr is None else f'_lr{lr:g}'))
 
-    def checkpoint(self, row: str, seed: int, epoch: Optional[int] = None) -> Path:
-        """A pretraining checkpoint (the last epoch by default)."""
-        return self.run_dir(row, seed) / f'epoch_{epoch or self.settings.epochs}.pth'
+    def checkpoint(self, row: str, seed: int, lr: Optional[float] = None) -> Path:
+        """The last pretraining checkpoint."""
+        return self.run_dir(row, seed, lr) / f'epoch_{self.settings.epochs}.pth'
 
-    def backbone(self, row: str, seed: int) -> Path:
+    def history(self, row: str, seed: int, lr: Optional[float] = None) -> Path:
+        """The kNN monitor's evaluations of a pretraining run (validation images)."""
+        return self.run_dir(row, seed, lr) / 'knn_history.json'
+
+    def backbone(self, row: str, seed: int, lr: Optional[float] = None) -> Path:
         """The weights-only encoder of a row (extracted, or the floor's initialization)."""
-        return self.run_dir(row, seed) / 'backbone.pth'
+        return self.run_dir(row, seed, lr) / 'backbone.pth'
 
     def _train(self, key: str, config: str, work_dir: Path, options: List[str]) -> Stage:
         return Stage(key, ('tools/train.py', config, '--work-dir', relative(work_dir),
                            '--cfg-options', *options), config, tuple(options))
 
-    def pretrain(self, row: str, seed: int) -> Stage:
+    def pretrain(self, row: str, seed: int, lr: Optional[float] = None) -> Stage:
+        """Pretraining of a row (``lr``: the optimizer's learning rate, else the config's).
+
+        The kNN monitor is the first of the row's ``custom_hooks`` (``configs/mini``)."""
         s = self.settings
-        keep = -1 if (s.has_curve(row, seed) or s.keep_checkpoints) else 1
+        keep = -1 if s.keep_checkpoints else 1
+        monitor = 'custom_hooks.0'
         options = [f'randomness.seed={seed}', f'train_cfg.max_epochs={s.epochs}',
                    f'param_scheduler.1.T_max={s.epochs - 1}', f'param_scheduler.1.end={s.epochs}',
                    f'train_dataloader.batch_size={s.batch_size}',
@@ -151,14 +162,29 @@ class StagePlan:
                    f'train_dataloader.dataset.data_root={self.data_root}',
                    f'default_hooks.checkpoint.max_keep_ckpts={keep}',
                    f'default_hooks.logger.interval={s.logger_interval}',
-                   *amp_options(s.amp, 'pretrain')]
-        return self._train(f'pretrain/{row}/s{seed}', ROWS[row].config, self.run_dir(row, seed),
-                           options)
+                   f'{monitor}.interval={s.monitor_interval}',
+                   f'{monitor}.bank_dataloader.dataset.data_root={self.data_root}',
+                   f'{monitor}.query_dataloader.dataset.data_root={self.data_root}']
+        if s.monitor_bank is not None:
+            options.append(f'{monitor}.bank_dataloader.dataset.indices={s.monitor_bank}')
+        if s.monitor_queries is not None:
+            start, stop = s.monitor_queries
+            options.append(f'{monitor}.query_dataloader.dataset.indices='
+                           f'[{",".join(map(str, range(start, stop)))}]')
+        if lr is not None:
+            options.append(f'optim_wrapper.optimizer.lr={lr:g}')
+        options += amp_options(s.amp, 'pretrain', s.device)
+        return self._train(self.pretrain_key(row, seed, lr), ROWS[row].config,
+                           self.run_dir(row, seed, lr), options)
 
-    def extract(self, row: str, seed: int) -> Stage:
+    @staticmethod
+    def pretrain_key(row: str, seed: int, lr: Optional[float] = None) -> str:
+        return f'pretrain/{row}/s{seed}' + ('' if lr is None else f'/lr{lr:g}')
+
+    def extract(self, row: str, seed: int, lr: Optional[float] = None) -> Stage:
         return Stage(f'extract/{row}/s{seed}', ('tools/extract_backbone.py',
-                                                relative(self.checkpoint(row, seed)),
-                                                relative(self.backbone(row, seed))))
+                                                relative(self.checkpoint(row, seed, lr)),
+                                                relative(self.backbone(row, seed, lr))))
 
     def knn(self, key: str, source: Sequence[str]) -> Stage:
         """kNN of ``source`` (checkpoint paths, ``--random-init CONFIG --seed S`` or
@@ -175,20 +201,17 @@ class StagePlan:
     def knn_json(self, key: str) -> Path:
         return self.work / 'knn' / (key.replace('/', '_') + '.json')
 
-    def knn_of_row(self, row: str, seed: int) -> Stage:
-        """kNN of a row's encoder: every epoch for curve rows, the last otherwise, the
-        initialization for the floor."""
+    def knn_of_row(self, row: str, seed: int, lr: Optional[float] = None) -> Stage:
+        """kNN of a row's encoder after pretraining, or at its initialization for the floor."""
         key = f'knn/{row}/s{seed}'
         if not ROWS[row].pretrained:
             return self.knn(key, ['--random-init', ROWS[row].config, '--seed', str(seed)])
-        epochs = range(1, self.settings.epochs + 1) if self.settings.has_curve(row, seed) \
-            else [self.settings.epochs]
-        return self.knn(key, [relative(self.checkpoint(row, seed, e)) for e in epochs])
+        return self.knn(key, [relative(self.checkpoint(row, seed, lr))])
 
     def knn_pixels(self) -> Stage:
         return self.knn('knn/pixels', ['--pixels'])
 
-    def downstream(self, kind: str, row: str, seed: int) -> Stage:
+    def downstream(self, kind: str, row: str, seed: int, lr: Optional[float] = None) -> Stage:
         """The linear probe (``kind='linear'``) or fine-tuning (``'ft'``) of a row's encoder."""
         s = self.settings
         config, epochs, subset = ((LINEAR_CONFIG, s.linear_epochs, s.linear_subset)
@@ -196,7 +219,7 @@ class StagePlan:
         sched = ([f'param_scheduler.0.T_max={epochs}', f'param_scheduler.0.end={epochs}']
                  if kind == 'linear' else
                  [f'param_scheduler.1.T_max={epochs - 1}', f'param_scheduler.1.end={epochs}'])
-        options = [f'model.backbone.init_cfg.checkpoint={relative(self.backbone(row, seed))}',
+        options = [f'model.backbone.init_cfg.checkpoint={relative(self.backbone(row, seed, lr))}',
                    f'randomness.seed={seed}',
                    f'train_cfg.max_epochs={epochs}', *sched,
                    f'train_dataloader.num_workers={s.workers}',
@@ -205,7 +228,7 @@ class StagePlan:
                    f'val_dataloader.dataset.data_root={self.data_root}',
                    f'test_dataloader.dataset.data_root={self.data_root}',
                    f'default_hooks.logger.interval={s.logger_interval}',
-                   *amp_options(s.eval_amp if kind == 'linear' else s.amp, kind)]
+                   *amp_options(s.eval_amp if kind == 'linear' else s.amp, kind, s.device)]
         if s.smoke:  # the tiny idx set has fewer images than one default batch
             options += ['train_dataloader.batch_size=16']
         return self._train(f'{kind}/{row}/s{seed}', config, self.downstream_dir(kind, row, seed),
@@ -214,15 +237,17 @@ class StagePlan:
     def downstream_dir(self, kind: str, row: str, seed: int) -> Path:
         return self.work / f'{row}_s{seed}_{kind}'
 
-    def protocol(self) -> Protocol:
-        """The resolved configs of the main row's stages, and the pretraining config of every
-        row and of its baseline (as written: the sweep's options apply to all alike)."""
+    def protocol(self, lr: Optional[float] = None) -> Protocol:
+        """The resolved configs of the main row's stages (``lr``: its learning rate, if not its
+        config's), and the pretraining config of every row and of its baseline (as written: the
+        sweep's options apply to all alike)."""
         seed = self.settings.seeds[0]
-        knn = self.knn_of_row(MAIN_ROW, seed)
+        knn = self.knn_of_row(MAIN_ROW, seed, lr)
         return Protocol(
-            pretrain=self.pretrain(MAIN_ROW, seed).resolve(), knn=knn.resolve(),
-            knn_amp=knn.flag('--amp'), linear=self.downstream('linear', MAIN_ROW, seed).resolve(),
-            ft=self.downstream('ft', MAIN_ROW, seed).resolve(),
+            pretrain=self.pretrain(MAIN_ROW, seed, lr).resolve(), knn=knn.resolve(),
+            knn_amp=knn.flag('--amp'),
+            linear=self.downstream('linear', MAIN_ROW, seed, lr).resolve(),
+            ft=self.downstream('ft', MAIN_ROW, seed, lr).resolve(),
             rows={row: resolve_config(ROWS[row].config) for row in dict.fromkeys(
                 [*self.settings.rows, *(ROWS[r].baseline for r in self.settings.rows
                                         if ROWS[r].baseline)])})

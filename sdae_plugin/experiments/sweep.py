@@ -1,9 +1,11 @@
 """The miniature sweep's driver: every row and seed through its stages, then plot and report.
 
-For every row and seed: pretrain (``tools/train.py``), kNN of the checkpoints (every epoch for
-the curve rows), extract the encoder, linear probe and fine-tune (``tools/train.py`` on the eval
-configs); the floor row's encoder is its initialization, the raw pixels the no-network
-reference. Every stage's result goes to ``WORK_DIR/results.json`` as soon as it is done
+With a learning-rate grid, first each tuned row on the first seed with every learning rate of it,
+choosing on validation images (see :class:`~.settings.SweepSettings`). Then for every row and
+seed: pretrain (``tools/train.py``; its kNN monitor evaluates validation images every few epochs:
+the curves), kNN of the last checkpoint on the test split, extract the encoder, linear probe and
+fine-tune (``tools/train.py`` on the eval configs); the floor row's encoder is its
+initialization, the raw pixels the no-network reference. Every stage's result goes to ``WORK_DIR/results.json`` as soon as it is done
 (:class:`~sdae_plugin.experiments.results.ResultStore`); a rerun skips finished stages.
 """
 import datetime
@@ -13,16 +15,22 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from .floor import random_backbone_command, write_random_backbone
 from .plot import plot_knn_curves
-from .protocol import knn_text
 from .report import ReportContext, machine_summary, render_report
 from .results import ResultStore, last_metric
-from .rows import ROWS
+from .rows import MAIN_ROW, ROWS
 from .settings import SweepInputError, SweepSettings
 from .stages import Stage, StagePlan, relative
+
+
+def val_score(monitor: dict) -> Optional[float]:
+    """The validation kNN a learning rate is chosen by: the monitor's last evaluation, the better
+    of its cls-token and mean-pool top-1 (each method's better readout; None without one)."""
+    evaluations = monitor.get('evaluations') or []
+    return max(evaluations[-1]['top1'].values()) if evaluations else None
 
 
 def log(msg: str) -> None:
@@ -62,6 +70,7 @@ class Sweep:
         self.store = ResultStore(self.plan.work / 'results.json', settings.resume_key(),
                                  load=not settings.dry_run)
         self.commands: List[str] = []
+        self.lrs: Dict[str, Optional[float]] = {}  # the chosen learning rate of each row
 
     def _run(self, stage: Stage, done: bool) -> Optional[float]:
         """Record ``stage``; run it unless ``done`` or a dry run. Its wall time, if it ran."""
@@ -75,15 +84,41 @@ class Sweep:
         return stage.run(self.plan.work / 'logs' / (stage.key.replace('/', '_') + '.log'),
                          self.settings.threads)
 
-    def pretrain(self, row: str, seed: int) -> None:
-        stage, final = self.plan.pretrain(row, seed), self.plan.checkpoint(row, seed)
+    def pretrain(self, row: str, seed: int, lr: Optional[float] = None) -> dict:
+        """Pretrain (unless done); its result: ``wall_s``, ``epochs``, ``checkpoint`` and
+        ``monitor`` (the kNN monitor's ``knn_history.json``)."""
+        stage, final = self.plan.pretrain(row, seed, lr), self.plan.checkpoint(row, seed, lr)
         done = stage.key in self.store and final.exists()
         if not done and not self.settings.dry_run and final.parent.exists():
             shutil.rmtree(final.parent)  # an interrupted run restarts from scratch
         wall = self._run(stage, done)
         if not done and not self.settings.dry_run:
-            self.store.put(stage.key, dict(wall_s=wall, epochs=self.settings.epochs,
-                                           checkpoint=str(final)))
+            history = self.plan.history(row, seed, lr)
+            self.store.put(stage.key, dict(
+                wall_s=wall, epochs=self.settings.epochs, checkpoint=str(final),
+                monitor=json.loads(history.read_text()) if history.exists() else {}))
+        return self.store.get(stage.key) or {}
+
+    def lr_of(self, row: str) -> Optional[float]:
+        """The learning rate ``row`` pretrains with: None (its config's) without a grid; for a
+        tuned row the grid's best on validation images (its first-seed runs with every rate
+        happen here), for another its baseline's."""
+        s = self.settings
+        if s.lrs is None or not ROWS[row].pretrained:
+            return None
+        if row not in s.tune_rows:
+            baseline = ROWS[row].baseline
+            return self.lr_of(baseline) if baseline in s.tune_rows else None
+        if row not in self.lrs:
+            scores = {lr: val_score(self.pretrain(row, s.seeds[0], lr).get('monitor') or {})
+                      for lr in s.lrs}
+            if s.dry_run:  # nothing measured: the plan shows the grid's first
+                self.lrs[row] = s.lrs[0]
+            else:
+                self.lrs[row] = max(s.lrs, key=lambda lr: scores[lr])
+                self.store.put(f'tune/{row}', dict(lr=self.lrs[row], scores={
+                    f'{lr:g}': score for lr, score in scores.items()}))
+        return self.lrs[row]
 
     def random_backbone(self, row: str, seed: int) -> None:
         """The floor: the row's config's encoder at initialization, as a backbone file."""
@@ -93,8 +128,8 @@ class Sweep:
             write_random_backbone(ROWS[row].config, seed, out)
             self.store.put(key, dict(wall_s=0.0, epochs=0, checkpoint=str(out)))
 
-    def extract(self, row: str, seed: int) -> None:
-        stage, out = self.plan.extract(row, seed), self.plan.backbone(row, seed)
+    def extract(self, row: str, seed: int, lr: Optional[float] = None) -> None:
+        stage, out = self.plan.extract(row, seed, lr), self.plan.backbone(row, seed, lr)
         done = stage.key in self.store and out.exists()
         wall = self._run(stage, done)
         if not done and not self.settings.dry_run:
@@ -112,9 +147,10 @@ class Sweep:
         self.store.put(stage.key, dict(rows=rows, wall_s=wall))
         return rows
 
-    def downstream(self, kind: str, row: str, seed: int) -> Optional[float]:
+    def downstream(self, kind: str, row: str, seed: int,
+                   lr: Optional[float] = None) -> Optional[float]:
         """Top-1 of the linear probe (``'linear'``) or fine-tuning (``'ft'``) of a row."""
-        stage = self.plan.downstream(kind, row, seed)
+        stage = self.plan.downstream(kind, row, seed, lr)
         run_dir = self.plan.downstream_dir(kind, row, seed)
         if stage.key in self.store:
             self._run(stage, done=True)
@@ -138,30 +174,26 @@ class Sweep:
     def run_row(self, row: str, seed: int) -> dict:
         """Every stage of one row and seed; the run's results (see :mod:`.report`)."""
         s = self.settings
-        run = dict(row=row, seed=seed, label=ROWS[row].label, curve=[])
+        lr = self.lr_of(row)
+        run = dict(row=row, seed=seed, label=ROWS[row].label, curve=[], lr=lr)
         if not ROWS[row].pretrained:
             self.random_backbone(row, seed)
             run.update(epochs=0, wall_s=0.0)
-            knn_rows = self.knn(self.plan.knn_of_row(row, seed))
         else:
-            self.pretrain(row, seed)
-            run.update(epochs=s.epochs,
-                       wall_s=(self.store.get(f'pretrain/{row}/s{seed}') or {}).get('wall_s'))
-            knn_rows = self.knn(self.plan.knn_of_row(row, seed))
-            if s.has_curve(row, seed):
-                run['curve'] = [(e, r['top1_cls'], r['top1_mean'])
-                                for e, r in zip(range(1, s.epochs + 1), knn_rows)]
-                knn_rows = knn_rows[-1:]
-                if not s.keep_checkpoints and not s.dry_run:
-                    for epoch in range(1, s.epochs):
-                        self.plan.checkpoint(row, seed, epoch).unlink(missing_ok=True)
-            self.extract(row, seed)
+            result = self.pretrain(row, seed, lr)
+            monitor = result.get('monitor') or {}
+            run.update(epochs=s.epochs, wall_s=result.get('wall_s'), val=val_score(monitor),
+                       val_pixels=monitor.get('pixels'),
+                       curve=[(e['epoch'], e['top1']['cls'], e['top1']['mean'])
+                              for e in monitor.get('evaluations', [])])
+            self.extract(row, seed, lr)
+        knn_rows = self.knn(self.plan.knn_of_row(row, seed, lr))
         if knn_rows:
             run.update(knn_cls=knn_rows[-1]['top1_cls'], knn_mean=knn_rows[-1]['top1_mean'])
         if row in s.linear_rows:
-            run['linear'] = self.downstream('linear', row, seed)
+            run['linear'] = self.downstream('linear', row, seed, lr)
         if row in s.ft_rows:
-            run['ft'] = self.downstream('ft', row, seed)
+            run['ft'] = self.downstream('ft', row, seed, lr)
         return run
 
 
@@ -191,13 +223,13 @@ def run_sweep(settings: SweepSettings, invocation: str) -> SweepOutcome:
     runs = [sweep.run_row(row, seed) for row in settings.rows for seed in settings.seeds_of(row)]
     if settings.dry_run:
         return SweepOutcome(runs, sweep.commands)
-    protocol = sweep.plan.protocol()
-    floor = next((r for r in runs if r['row'] == 'random'), {})
-    queries = protocol.knn.test_dataloader.dataset
+    protocol = sweep.plan.protocol(sweep.lr_of(MAIN_ROW))
+    monitor = protocol.pretrain.custom_hooks[0]
     plotted = plot_knn_curves(
-        runs, settings.plot, title=f'{queries.type}, {knn_text(protocol.knn)}',
-        ylabel=f'kNN top-1 on the {queries.split} split (%)', floor=floor.get('knn_cls'),
-        floor_mean=floor.get('knn_mean'), pixels=pixels)
+        [r for r in runs if r['row'] in settings.curve_rows], settings.plot,
+        title=f'kNN monitor (k={monitor.get("k", 20)}) on validation images',
+        ylabel='kNN top-1 on held-out training images (%)',
+        pixels=next((r['val_pixels'] for r in runs if r.get('val_pixels') is not None), None))
     out = Path(settings.out)
     reading = out.with_name(out.stem + '_reading.md')
     context = ReportContext(

@@ -45,7 +45,9 @@ def test_report_verdicts_and_tables(mini_protocol):
     assert verdict('target normalization helps', 'kNN cls') == 'within noise'  # -0.2, spread 0.5
     assert verdict('multi-fold beats a full-image teacher', 'kNN cls') == 'does not hold'
     assert '| `sdae` | 2 | 80.50 ± 0.50 |' in report
-    assert '| random init (floor) | `random` | 0 | 8 | 1.00 | 40.00 | 40.00 | — | — |' in report
+    assert '| random init (floor) | `random` | 0 | 8 | config | 1.00 | — | 40.00 | 40.00 | — | — |' \
+        in report
+    assert '## Learning rate, chosen on validation images' not in report  # no grid
     assert '**Seeds:** 0, 1 for `sdae`, `mae`; 0 for the others' in report
     # minutes per kind of stage: pretrain 3.0, knn 0.5
     assert '| pretrain | knn | total |' in report and '| 3.0 | 0.5 | 3.5 |' in report
@@ -94,3 +96,21 @@ def test_report_follows_the_resolved_configs(mini_protocol):
         assert old in base and old not in changed and new in changed, (old, new)
     # the rows section and the tables do not depend on the options
     assert base.split('## Rows')[1] == changed.split('## Rows')[1]
+    # the regime: 8192 // 64 = 128 steps per epoch, 9 epochs, one EMA update per epoch
+    assert '**Regime**: 64 optimizer steps per epoch, 384 in all; teacher: 6 EMA updates ' \
+           '(momentum 0.96 -> 0.99, cosine)' in base
+    assert '**Regime**: 128 optimizer steps per epoch, 1152 in all; teacher: 9 EMA updates' \
+           in changed
+    assert 'queries: 1000 training images (indices 50000-50999)' in base
+
+
+def test_tuning_section_marks_each_rows_choice(mini_protocol):
+    results = dict(RESULTS, **{'tune/sdae': dict(lr=0.003, scores={'0.001': 70.0, '0.003': 72.5}),
+                               'tune/mae': dict(lr=0.001, scores={'0.001': 75.0, '0.003': 74.0})})
+    runs = [dict(r, lr=0.003, val=72.5) if r['row'] == 'sdae' else r for r in RUNS]
+    report = render_report(runs, results, mini_protocol(), context())
+    section = report.split('## Learning rate, chosen on validation images')[1].split('\n## ')[0]
+    assert '| row | lr 0.001 | lr 0.003 |' in section
+    assert '| `sdae` | 70.00 | **72.50** |' in section
+    assert '| `mae` | **75.00** | 74.00 |' in section
+    assert '| `sdae` | 0 | 8 | 0.003 | 1.00 | 72.50 | 80.00 |' in report

@@ -43,7 +43,7 @@ def test_sdae_and_mae_share_vit_data_schedule_and_optimizer():
         assert sdae['model']['neck'][key] == mae['model']['neck'][key], key
 
 
-EMA = 'custom_hooks.0.'
+EMA = 'custom_hooks.1.'
 
 
 @pytest.mark.parametrize('row,changed', [

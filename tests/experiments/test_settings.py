@@ -15,7 +15,7 @@ def test_defaults_and_the_floor_row():
     assert Path(settings.work_dir).is_absolute() and Path(settings.data_root).is_absolute()
     assert (settings.amp, settings.eval_amp) == ('fp32', 'bf16')
     assert settings.seeds_of('sdae') == [0, 1] and settings.seeds_of('no-target-norm') == [0]
-    assert settings.has_curve('sdae', 0) and not settings.has_curve('sdae', 1)
+    assert settings.lrs is None and settings.tune_rows == ['sdae', 'mae']
     assert make_settings().rows == list(ROWS)
     assert make_settings(out='x/r.md').plot.endswith('x/r_knn.png')
 
@@ -37,6 +37,12 @@ def test_smoke_preset_replaces_the_size_options():
     (dict(linear_epochs=0), '--linear-epochs >= 1'),
     (dict(rows=['sdae', 'byol']), r"rows: unknown rows \['byol'\]"),
     (dict(curve_rows=['nope']), 'curve_rows: unknown rows'),
+    (dict(tune_rows=['nope']), 'tune_rows: unknown rows'),
+    (dict(lrs=[1e-3, 0.0]), 'lrs must be positive'),
+    (dict(lrs=[]), 'lrs must be positive'),
+    (dict(monitor_interval=0), 'monitor_interval must be >= 1'),
+    (dict(monitor_queries=[10, 5]), r'monitor_queries is \[start, stop\)'),
+    (dict(device='tpu'), 'device must be one of'),
     (dict(amp='fp16'), "amp must be one of"),
     (dict(seeds=[]), 'at least one seed'),
     (dict(preset='huge'), "unknown preset 'huge'"),

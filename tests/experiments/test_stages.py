@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sdae_plugin.experiments import Stage, StagePlan, make_settings, resolve_config
+from sdae_plugin.experiments import ROWS, Stage, StagePlan, make_settings, resolve_config
 from sdae_plugin.experiments.stages import amp_options
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,13 +54,15 @@ def test_default_commands_are_the_published_ones():
                 'train_dataloader.batch_size=128 train_dataloader.num_workers=2 '
                 'train_dataloader.dataset.indices=8192 '
                 f'train_dataloader.dataset.data_root={DATA} '
-                'default_hooks.checkpoint.max_keep_ckpts={1} default_hooks.logger.interval=20')
-    # every epoch is kept for the curve (first seed), only the last otherwise
-    assert plan.pretrain('sdae', 0).line == pretrain.format(0, -1)
-    assert plan.pretrain('sdae', 1).line == pretrain.format(1, 1)
+                'default_hooks.checkpoint.max_keep_ckpts=1 default_hooks.logger.interval=20 '
+                'custom_hooks.0.interval=10 '
+                f'custom_hooks.0.bank_dataloader.dataset.data_root={DATA} '
+                f'custom_hooks.0.query_dataloader.dataset.data_root={DATA}')
+    # only the last checkpoint is kept (the curves come from the kNN monitor)
+    assert plan.pretrain('sdae', 0).line == pretrain.format(0)
+    assert plan.pretrain('sdae', 1).line == pretrain.format(1)
     assert plan.knn_of_row('sdae', 0).line == (
-        'python tools/knn_eval.py ' + ' '.join(f'work_dirs/mini/sdae_s0/epoch_{e}.pth'
-                                              for e in range(1, 7)) +
+        'python tools/knn_eval.py work_dirs/mini/sdae_s0/epoch_6.pth'
         ' --config configs/mini/eval/knn_fashion-mnist.py --amp bf16 --out-json '
         'work_dirs/mini/knn/knn_sdae_s0.json ' + KNN_OPTIONS)
     assert plan.knn_of_row('sdae', 1).line.startswith(
@@ -101,7 +103,35 @@ def test_smoke_preset_fits_its_tiny_data():
     linear = plan.downstream('linear', 'sdae', 0)
     assert linear.options[-1] == 'train_dataloader.batch_size=16'
     assert linear.resolve().train_dataloader.batch_size == 16
-    assert plan.pretrain('sdae', 0).resolve().train_dataloader.dataset.indices == 32
+    pre = plan.pretrain('mae', 0).resolve()
+    assert pre.train_dataloader.dataset.indices == 32
+    monitor, = pre.custom_hooks
+    assert monitor.interval == 1 and monitor.bank_dataloader.dataset.indices == 32
+    assert monitor.query_dataloader.dataset.indices == list(range(32, 48))  # outside pretraining
+    assert monitor.query_dataloader.dataset.data_root == '/tmp/d'
+
+
+def test_the_monitor_is_every_pretrained_rows_first_hook():
+    """StagePlan sets it as custom_hooks.0 (the configs put it first)."""
+    plan = default_plan()
+    for name, row in ROWS.items():
+        hook = plan.pretrain(name, 0).resolve().custom_hooks[0]
+        assert hook.type == 'KNNMonitorHook' and hook.interval == 10, name
+        assert hook.query_dataloader.dataset.indices == list(range(50000, 51000)), name
+
+
+def test_a_learning_rate_of_the_grid_has_its_own_run():
+    plan = default_plan(lrs=[1e-3, 3e-3])
+    stage = plan.pretrain('sdae', 0, 3e-3)
+    assert stage.key == 'pretrain/sdae/s0/lr0.003'
+    assert stage.flag('--work-dir') == 'work_dirs/mini/sdae_s0_lr0.003'
+    assert stage.resolve().optim_wrapper.optimizer.lr == 3e-3
+    assert plan.extract('sdae', 0, 3e-3).argv[1:] == ('work_dirs/mini/sdae_s0_lr0.003/epoch_6.pth',
+                                                     'work_dirs/mini/sdae_s0_lr0.003/backbone.pth')
+    assert plan.downstream('ft', 'sdae', 0, 3e-3).resolve().model.backbone.init_cfg.checkpoint \
+        == 'work_dirs/mini/sdae_s0_lr0.003/backbone.pth'
+    assert plan.history('mae', 2, 1e-3) == ROOT / 'work_dirs/mini/mae_s2_lr0.001/knn_history.json'
+    assert plan.pretrain('sdae', 0).resolve().optim_wrapper.optimizer.lr == 1.5e-3  # the config's
 
 
 def test_amp_options():
@@ -109,6 +139,9 @@ def test_amp_options():
     assert amp_options('bf16', 'pretrain') == ['optim_wrapper.type=CPUAutocastOptimWrapper',
                                                'optim_wrapper.dtype=bfloat16']
     assert amp_options('bf16', 'linear')[-1] == 'val_cfg.fp16=True'
+    assert amp_options('bf16', 'ft', 'cuda') == ['optim_wrapper.type=AmpOptimWrapper',
+                                                 'optim_wrapper.dtype=bfloat16',
+                                                 'val_cfg.fp16=True']
 
 
 def test_a_stage_runs_from_the_repository_with_its_threads(tmp_path):

@@ -67,10 +67,23 @@ def test_smoke_sweep_writes_a_complete_report(tmp_path, fashion_idx):
     assert [line.split('|')[2].strip() for line in table] == ['`random`', '`sdae`', '`mae`']
     for line in table:
         cells = [c.strip() for c in line.strip('|').split('|')]
-        assert len(cells) == 9 and '—' not in cells and all(cells), line
-        for value in cells[5:]:
+        assert len(cells) == 11 and all(cells), line
+        for value in cells[7:]:
             assert 0.0 <= float(value) <= 100.0
-    assert float(table[1].split('|')[5]) > 0  # sdae wall time in minutes
+    floor, sdae, mae = ([c.strip() for c in line.strip('|').split('|')] for line in table)
+    assert floor[4] == 'config' and floor[6] == '—'  # not pretrained: no lr, no monitor
+    assert float(sdae[5]) > 0  # sdae wall time in minutes
+    # the chosen learning rate: the grid's best validation score (the tuning table's bold)
+    results = json.loads((tmp_path / 'work' / 'results.json').read_text())
+    for row, cells in (('sdae', sdae), ('mae', mae)):
+        tune = results[f'tune/{row}']
+        assert set(tune['scores']) == {'0.001', '0.002'}
+        assert tune['scores'][f"{tune['lr']:g}"] == max(tune['scores'].values())
+        assert cells[4] == f"{tune['lr']:g}" and float(cells[6]) == max(tune['scores'].values())
+        monitor = results[f"pretrain/{row}/s0/lr{tune['lr']:g}"]['monitor']
+        assert [e['epoch'] for e in monitor['evaluations']] == [0, 1, 2]  # interval 1
+        assert (monitor['bank'], monitor['queries']) == (32, 16)
+    assert '## Learning rate, chosen on validation images' in report
     assert 'tools/train.py configs/mini/sdae_vit-mini_fashion-mnist.py' in report
     assert 'tools/train.py configs/mini/mae_vit-mini_fashion-mnist.py' in report
     assert 'tools/extract_backbone.py' in report and 'tools/knn_eval.py --pixels' in report
@@ -86,14 +99,15 @@ def test_smoke_sweep_writes_a_complete_report(tmp_path, fashion_idx):
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and png.stat().st_size > 5000
     assert '(results_mini_knn.png)' in report
 
-    results = json.loads((tmp_path / 'work' / 'results.json').read_text())
-    assert len(results['knn/sdae/s0']['rows']) == 2  # kNN after each of the 2 epochs
-    assert set(results) == {'_settings', 'knn/pixels'} | {
+    assert len(results['knn/sdae/s0']['rows']) == 1  # the last checkpoint, on the test split
+    assert set(results) == {'_settings', 'knn/pixels', 'pretrain/random/s0', 'tune/sdae',
+                            'tune/mae'} | {
+        f'pretrain/{row}/s0/lr{lr}' for row in ('sdae', 'mae') for lr in ('0.001', '0.002')} | {
         f'{stage}/{row}/s0' for row in ('random', 'sdae', 'mae')
-        for stage in ('pretrain', 'knn', 'linear', 'ft')} | {'extract/sdae/s0', 'extract/mae/s0'}
+        for stage in ('knn', 'linear', 'ft')} | {'extract/sdae/s0', 'extract/mae/s0'}
     # only the last epoch checkpoint is kept
-    assert sorted(p.name for p in (tmp_path / 'work' / 'sdae_s0').glob('epoch_*.pth')) == \
-        ['epoch_2.pth']
+    assert sorted(p.name for p in (tmp_path / 'work' / 'sdae_s0_lr0.001').glob('epoch_*.pth')) \
+        == ['epoch_2.pth']
 
     # a rerun finds every stage done and only rewrites the report
     out.unlink()

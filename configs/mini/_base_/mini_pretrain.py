@@ -20,7 +20,27 @@ param_scheduler = [
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 
+# Online kNN monitor (KNNMonitorHook), first in every row's custom_hooks (the sweep sets its
+# interval with custom_hooks.0.interval): weighted kNN on VALIDATION images only: memory bank =
+# the first 2,000 training images, queries = training images 50,000-50,999 (outside every
+# pretraining subset of <= 50,000 images; the test split is never looked at during pretraining).
+# One evaluation costs ~8 s on 2 cores (fp32; bf16 autocast only where the run uses it).
+# It evaluates before training (the random-init floor), every `interval` epochs and after the
+# last; its history (and the kNN on the raw pixels of the same images) goes to knn_history.json
+# in the work dir: the sweep's curves.
+knn_pipeline = [dict(type='Resize', scale={{_base_.img_size}}, interpolation='bicubic'),
+                dict(type='PackInputs')]
+knn_monitor = dict(
+    type='KNNMonitorHook', interval=10, pixels=True, curve=None,
+    bank_dataloader=dict(dataset=dict(type='FashionMNIST', data_root='data/fashion_mnist',
+                                      split='train', download=False, indices=2000,
+                                      pipeline=knn_pipeline)),
+    query_dataloader=dict(dataset=dict(type='FashionMNIST', data_root='data/fashion_mnist',
+                                       split='train', download=False,
+                                       indices=list(range(50000, 51000)),
+                                       pipeline=knn_pipeline)))
+
 default_hooks = dict(
     logger=dict(interval=20),
-    # every epoch is kept: tools/reproduce_mini.py evaluates them for the kNN-vs-epoch plot
-    checkpoint=dict(max_keep_ckpts=-1))
+    # the last epoch is kept (tools/reproduce_mini.py evaluates it; curves: the kNN monitor)
+    checkpoint=dict(max_keep_ckpts=1))
