@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from sdae_plugin.experiments import ROWS, Stage, StagePlan, make_settings, resolve_config
+from sdae_plugin.experiments.protocol import regime_text
 from sdae_plugin.experiments.stages import amp_options
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,3 +154,23 @@ def test_a_stage_runs_from_the_repository_with_its_threads(tmp_path):
     with pytest.raises(RuntimeError, match=r'probe/y failed \(exit 3\).*\n.*boom'):
         Stage('probe/y', ('-c', 'import sys; print("boom"); sys.exit(3)')).run(tmp_path / 'y.log')
     assert Stage('k', ('tools/knn_eval.py', '--amp', 'bf16')).flag('--amp') == 'bf16'
+
+
+def test_learning_preset_is_the_issue_14_regime():
+    """>= 100 per-epoch EMA updates, three seeds of SdAE and MAE, a learning-rate grid."""
+    settings = make_settings(preset='learning', work_dir='/tmp/w', data_root='/tmp/d')
+    assert settings.seeds_of('sdae') == settings.seeds_of('mae') == [0, 1, 2]
+    assert settings.seeds_of('teacher-only-masked') == [0] and len(settings.lrs) == 3
+    pre = StagePlan(settings).pretrain('sdae', 0, settings.lrs[1]).resolve()
+    assert regime_text(pre) == ('16 optimizer steps per epoch, 1600 in all; teacher: 100 EMA '
+                                'updates (momentum 0.96 -> 0.99, cosine)')
+    assert pre.optim_wrapper.optimizer.lr == settings.lrs[1] and pre.custom_hooks[0].interval == 20
+
+
+def test_gpu_preset_runs_bf16_through_mmengines_amp_wrapper():
+    plan = StagePlan(make_settings(preset='gpu', work_dir='/tmp/w', data_root='/tmp/d'))
+    pre = plan.pretrain('mae', 1, 8e-3).resolve()
+    assert (pre.optim_wrapper.type, pre.optim_wrapper.dtype) == ('AmpOptimWrapper', 'bfloat16')
+    assert pre.train_dataloader.dataset.indices is None and pre.train_cfg.max_epochs == 200
+    ft = plan.downstream('ft', 'mae', 1, 8e-3).resolve()
+    assert ft.optim_wrapper.type == 'AmpOptimWrapper' and ft.val_cfg.fp16 is True
