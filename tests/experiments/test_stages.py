@@ -164,7 +164,7 @@ def test_learning_preset_is_the_issue_14_regime():
     pre = StagePlan(settings).pretrain('sdae', 0, settings.lrs[1]).resolve()
     assert regime_text(pre) == ('16 optimizer steps per epoch, 1600 in all; teacher: 100 EMA '
                                 'updates (momentum 0.96 -> 0.99, cosine)')
-    assert pre.optim_wrapper.optimizer.lr == settings.lrs[1] and pre.custom_hooks[0].interval == 20
+    assert pre.optim_wrapper.optimizer.lr == settings.lrs[1] and pre.custom_hooks[0].interval == 25
 
 
 def test_gpu_preset_runs_bf16_through_mmengines_amp_wrapper():
