@@ -157,10 +157,10 @@ def test_a_stage_runs_from_the_repository_with_its_threads(tmp_path):
 
 
 def test_learning_preset_is_the_issue_14_regime():
-    """>= 100 per-epoch EMA updates, three seeds of SdAE and MAE, a learning-rate grid."""
+    """>= 100 per-epoch EMA updates, three seeds of every row, a learning-rate grid."""
     settings = make_settings(preset='learning', work_dir='/tmp/w', data_root='/tmp/d')
     assert settings.seeds_of('sdae') == settings.seeds_of('mae') == [0, 1, 2]
-    assert settings.seeds_of('teacher-only-masked') == [0] and len(settings.lrs) == 3
+    assert settings.seeds_of('teacher-only-masked') == [0, 1, 2] and len(settings.lrs) == 3
     pre = StagePlan(settings).pretrain('sdae', 0, settings.lrs[1]).resolve()
     assert regime_text(pre) == ('16 optimizer steps per epoch, 1600 in all; teacher: 100 EMA '
                                 'updates (momentum 0.96 -> 0.99, cosine)')
