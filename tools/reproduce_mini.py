@@ -106,15 +106,20 @@ def parse_args(argv=None) -> SweepSettings:
     parser.add_argument('--keep-checkpoints', action='store_true',
                         help='keep every epoch checkpoint (default: only the last)')
     parser.add_argument('--preset', choices=sorted(PRESETS),
-                        help='a named size of the whole sweep (overrides the size options)')
+                        help='a named size of the whole sweep: its values are the defaults, '
+                        'options given with it override them')
     parser.add_argument('--smoke', action='store_true',
                         help='--preset smoke: CI-sized, 2 tiny epochs of SdAE and MAE on a few '
                         'images, every stage once')
     parser.add_argument('--dry-run', action='store_true', help='print the plan, run nothing')
+    # the preset's values become the defaults (options it sets that have no flag included), so
+    # that a flag given beside it wins instead of being dropped
+    named, _ = parser.parse_known_args(argv)
+    preset = 'smoke' if named.smoke else named.preset
+    parser.set_defaults(**PRESETS.get(preset, {}))
     args = parser.parse_args(argv)
-    args.preset = 'smoke' if args.smoke else args.preset
     try:
-        return make_settings(**{k: v for k, v in vars(args).items() if k != 'smoke'})
+        return make_settings(**{k: v for k, v in vars(args).items() if k != 'preset'})
     except SweepInputError as error:
         parser.error(str(error))
 

@@ -1,8 +1,9 @@
 """The sweep's options: sizes, rows, seeds, precision, paths, and its named presets.
 
 :func:`make_settings` turns options (the tool's flags, or keyword arguments) into a checked
-:class:`SweepSettings`. A preset is a dict of options that replaces the given ones (a named size of
-the whole sweep, e.g. the CI-sized ``smoke``); adding one is adding an entry to :data:`PRESETS`.
+:class:`SweepSettings`. A preset is a dict of defaults for the options (a named size of the whole
+sweep, e.g. the CI-sized ``smoke``); options given with it override its values. Adding one is adding
+an entry to :data:`PRESETS`.
 """
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -121,7 +122,7 @@ class SweepSettings:
 
 
 def make_settings(preset: Optional[str] = None, **options) -> SweepSettings:
-    """Checked settings from ``options`` (names of :class:`SweepSettings`), ``preset`` over them.
+    """Checked settings from ``options`` (names of :class:`SweepSettings`) over ``preset``'s.
 
     The floor row (``random``) is always added; paths become absolute (relative to the current
     directory). Raises :class:`SweepInputError` naming the option to change.
@@ -133,7 +134,7 @@ def make_settings(preset: Optional[str] = None, **options) -> SweepSettings:
     if preset is not None:
         if preset not in PRESETS:
             raise SweepInputError(f'unknown preset {preset!r}; known: {sorted(PRESETS)}')
-        options = {**options, **PRESETS[preset]}
+        options = {**PRESETS[preset], **options}
     settings = SweepSettings(**options)
     for name in ('rows', 'main_rows', 'linear_rows', 'ft_rows', 'curve_rows', 'tune_rows'):
         bad = sorted(set(getattr(settings, name) or ()) - set(ROWS))

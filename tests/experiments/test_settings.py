@@ -20,8 +20,9 @@ def test_defaults_and_the_floor_row():
     assert make_settings(out='x/r.md').plot.endswith('x/r_knn.png')
 
 
-def test_smoke_preset_replaces_the_size_options():
-    smoke = make_settings(preset='smoke', epochs=20, work_dir='/tmp/w')
+def test_a_preset_gives_defaults_that_options_override():
+    assert make_settings(preset='smoke', epochs=20).epochs == 20
+    smoke = make_settings(preset='smoke', work_dir='/tmp/w')
     assert smoke.epochs == 2 and smoke.seeds == [0] and smoke.smoke
     assert set(smoke.ft_rows) == set(smoke.rows) == set(smoke.linear_rows) == \
         {'random', 'sdae', 'mae'}
