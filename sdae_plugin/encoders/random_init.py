@@ -3,6 +3,7 @@ import copy
 
 import torch
 
+from ..utils.quiet_console import quiet_console
 from .encoder import Encoder
 from .heads import heads_of_config
 
@@ -12,6 +13,8 @@ def random_encoder(model_cfg: dict, seed: int = 0) -> Encoder:
 
     The model (e.g. SdAE or MAE) is built from ``model_cfg`` in MMPretrain's scope and initialized
     with its own ``init_cfg`` after ``torch.manual_seed(seed)``, exactly as pretraining starts.
+    ``init_weights``'s report (a block per parameter, which a ``Runner`` sends to its log file)
+    stays off the terminal.
 
     Args:
         model_cfg (dict): the config's ``model``.
@@ -25,7 +28,8 @@ def random_encoder(model_cfg: dict, seed: int = 0) -> Encoder:
     init_default_scope('mmpretrain')
     torch.manual_seed(seed)
     model = MODELS.build(copy.deepcopy(model_cfg))
-    model.init_weights()
+    with quiet_console():
+        model.init_weights()
     state = {k: v.detach().clone() for k, v in model.backbone.state_dict().items()}
     return Encoder(state, num_heads=heads_of_config(model_cfg), num_heads_from='the config',
                    meta=dict(source='random init', source_format='config', branch='student',

@@ -1,8 +1,10 @@
 """The random-init floor: a pretraining config's encoder at initialization, seeded."""
+import uuid
 from pathlib import Path
 
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 
 from sdae_plugin.encoders import random_encoder
 
@@ -25,3 +27,9 @@ def test_random_init_encoder_is_seeded_and_states_its_heads():
     model = MODELS.build(cfg)
     model.init_weights()
     assert torch.equal(model.backbone.pos_embed, a.state['pos_embed'])
+
+
+def test_initialization_report_stays_off_the_terminal(capsys):
+    MMLogger.get_instance(f'floor-{uuid.uuid4().hex}')  # current, printing to captured stdout
+    random_encoder(Config.fromfile(str(MINI_SDAE)).model, seed=0)
+    assert 'torch.Size' not in capsys.readouterr().out  # one block per parameter otherwise
