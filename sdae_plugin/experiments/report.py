@@ -116,29 +116,37 @@ def _rows_section(runs: Sequence[dict], protocol: Protocol) -> List[str]:
 
 
 def _claims_section(runs: Sequence[dict]) -> List[str]:
+    """The paper's orderings, each judged against the seed spread of the two rows it compares
+    (the larger half-range; the ``MAIN_ROW``'s where both ran one seed)."""
     lines = ['## The paper\'s orderings at this scale', '',
              'Computed from the tables (means over the seeds that ran). "within noise": the '
-             f'difference is smaller than the seed spread of the `{MAIN_ROW}` row (half its '
-             'range), so this run cannot tell.', '',
-             '| claim | paper | metric | better row | worse row | difference | verdict |',
-             '|---|---|---|---|---|---|---|']
-    noise = {m: summarize(runs, MAIN_ROW, m)[1] for m, _ in METRICS}
+             'difference is not larger than the seed spread (half the range over seeds) of the '
+             'two rows compared, the larger of the two; where both ran one seed, that of the '
+             f'`{MAIN_ROW}` row. Such a difference cannot be told from the seed.', '',
+             '| claim | paper | metric | seeds | better row | worse row | difference | spread '
+             '| verdict |', '|---|---|---|---|---|---|---|---|---|']
+    single = False
     for claim in CLAIMS:
         for metric, name in METRICS:
-            hi, _, _ = summarize(runs, claim.better, metric)
-            lo, _, _ = summarize(runs, claim.worse, metric)
+            hi, hi_spread, hi_n = summarize(runs, claim.better, metric)
+            lo, lo_spread, lo_n = summarize(runs, claim.worse, metric)
             if hi is None or lo is None:
                 continue
+            spreads = [v for v in (hi_spread, lo_spread) if v is not None]
+            spread = max(spreads) if spreads else summarize(runs, MAIN_ROW, metric)[1]
+            single = single or min(hi_n, lo_n) == 1
             diff = hi - lo
-            spread = noise.get(metric)
             if spread is not None and abs(diff) <= spread:
                 verdict = 'within noise'
             else:
                 verdict = 'holds' if diff > 0 else 'does not hold'
-            lines.append(f'| {claim.text} | {claim.reference} | {name} | `{claim.better}` '
-                         f'{hi:.2f} | `{claim.worse}` {lo:.2f} | {diff:+.2f} | {verdict} |')
-    return lines + ['', 'One seed per ablation row: read single-seed differences of about a '
-                    'point or less as noise unless the seeds of the main rows agree closely.', '']
+            lines.append(f'| {claim.text} | {claim.reference} | {name} | {hi_n} / {lo_n} | '
+                         f'`{claim.better}` {hi:.2f} | `{claim.worse}` {lo:.2f} | {diff:+.2f} | '
+                         f'{_fmt(spread)} | {verdict} |')
+    if single:
+        lines += ['', 'Rows with one seed: read their differences of about a point or less as '
+                  'noise unless the seeds of the other rows agree closely.']
+    return lines + ['']
 
 
 def _tuning_section(results: Dict[str, dict]) -> List[str]:

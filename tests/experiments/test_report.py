@@ -59,6 +59,20 @@ def test_report_verdicts_and_tables(mini_protocol):
                                                          context(plot='r_knn.png'))
 
 
+def test_a_claim_is_judged_against_the_spread_of_its_own_rows(mini_protocol):
+    runs = [run('sdae', 0, 80.0), run('sdae', 1, 81.0), run('ema-per-iter', 0, 76.0),
+            run('ema-per-iter', 1, 82.0), run('no-target-norm', 0, 78.0),
+            run('no-target-norm', 1, 78.2)]
+    report = render_report(runs, RESULTS, mini_protocol(), context())
+    rows = {line.split('|')[1].strip(): line.rsplit('|', 2)[1].strip()
+            for line in report.splitlines() if '| kNN cls |' in line}
+    # +1.5 is above sdae's spread (0.5) but not above ema-per-iter's (3.0)
+    assert rows['per-epoch EMA beats per-iteration EMA'] == 'within noise'
+    assert rows['target normalization helps'] == 'holds'  # +2.4, spreads 0.5 and 0.1
+    assert '| 2 / 2 | `sdae` 80.50 | `no-target-norm` 78.10 | +2.40 | 0.50 | holds |' in report
+    assert 'Rows with one seed' not in report
+
+
 def test_rows_section_reads_what_each_row_changes(mini_protocol):
     report = render_report(RUNS, RESULTS, mini_protocol(), context())
     rows = {line.split('|')[1].strip(): line for line in
