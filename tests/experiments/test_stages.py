@@ -55,11 +55,12 @@ def test_default_commands_are_the_published_ones():
                 'train_dataloader.batch_size=128 train_dataloader.num_workers=2 '
                 'train_dataloader.dataset.indices=8192 '
                 f'train_dataloader.dataset.data_root={DATA} '
-                'default_hooks.checkpoint.max_keep_ckpts=1 default_hooks.logger.interval=20 '
+                'default_hooks.checkpoint.interval=6 default_hooks.checkpoint.max_keep_ckpts=1 '
+                'default_hooks.logger.interval=20 '
                 'custom_hooks.0.interval=10 '
                 f'custom_hooks.0.bank_dataloader.dataset.data_root={DATA} '
                 f'custom_hooks.0.query_dataloader.dataset.data_root={DATA}')
-    # only the last checkpoint is kept (the curves come from the kNN monitor)
+    # only the last epoch is saved (the curves come from the kNN monitor)
     assert plan.pretrain('sdae', 0).line == pretrain.format(0)
     assert plan.pretrain('sdae', 1).line == pretrain.format(1)
     assert plan.knn_of_row('sdae', 0).line == (
@@ -174,3 +175,13 @@ def test_gpu_preset_runs_bf16_through_mmengines_amp_wrapper():
     assert pre.train_dataloader.dataset.indices is None and pre.train_cfg.max_epochs == 200
     ft = plan.downstream('ft', 'mae', 1, 8e-3).resolve()
     assert ft.optim_wrapper.type == 'AmpOptimWrapper' and ft.val_cfg.fp16 is True
+
+
+def test_pretraining_saves_only_its_last_epoch_unless_asked():
+    def options(**kw):
+        settings = make_settings(work_dir='/tmp/w', data_root='/tmp/d', epochs=7, **kw)
+        return StagePlan(settings).pretrain('sdae', 0).options
+    assert {'default_hooks.checkpoint.interval=7', 'default_hooks.checkpoint.max_keep_ckpts=1'} \
+        <= set(options())
+    assert {'default_hooks.checkpoint.interval=1', 'default_hooks.checkpoint.max_keep_ckpts=-1'} \
+        <= set(options(keep_checkpoints=True))
