@@ -110,6 +110,12 @@ def amp_options(amp: str, kind: str, device: str = 'cpu') -> List[str]:
     return opts
 
 
+def _lr_key(lr: Optional[float]) -> str:
+    """The part of a stage key that names a chosen learning rate (every stage downstream of a
+    pretraining with one names it, so a result never outlives a change of the choice)."""
+    return '' if lr is None else f'/lr{lr:g}'
+
+
 def _indices(n: Optional[int]) -> str:
     """A subset size as a ``dataset.indices`` option value (the first N; None: all)."""
     return 'None' if not n else str(n)
@@ -120,7 +126,8 @@ class StagePlan:
 
     Outputs go to ``settings.work_dir``: ``{row}_s{seed}/`` (pretraining, ``backbone.pth``,
     ``knn_history.json``; ``{row}_s{seed}_lr{lr}/`` with a learning rate of the grid),
-    ``{row}_s{seed}_{linear|ft}/``, ``knn/*.json``.
+    ``{row}_s{seed}[_lr{lr}]_{linear|ft}/``, ``knn/*.json``. Keys of stages downstream of a
+    pretraining with a learning rate of the grid end with ``/lr{lr}``.
     """
 
     def __init__(self, settings: SweepSettings) -> None:
@@ -183,10 +190,10 @@ class StagePlan:
 
     @staticmethod
     def pretrain_key(row: str, seed: int, lr: Optional[float] = None) -> str:
-        return f'pretrain/{row}/s{seed}' + ('' if lr is None else f'/lr{lr:g}')
+        return f'pretrain/{row}/s{seed}' + _lr_key(lr)
 
     def extract(self, row: str, seed: int, lr: Optional[float] = None) -> Stage:
-        return Stage(f'extract/{row}/s{seed}', ('tools/extract_backbone.py',
+        return Stage(f'extract/{row}/s{seed}' + _lr_key(lr), ('tools/extract_backbone.py',
                                                 relative(self.checkpoint(row, seed, lr)),
                                                 relative(self.backbone(row, seed, lr))))
 
@@ -207,7 +214,7 @@ class StagePlan:
 
     def knn_of_row(self, row: str, seed: int, lr: Optional[float] = None) -> Stage:
         """kNN of a row's encoder after pretraining, or at its initialization for the floor."""
-        key = f'knn/{row}/s{seed}'
+        key = f'knn/{row}/s{seed}' + _lr_key(lr)
         if not ROWS[row].pretrained:
             return self.knn(key, ['--random-init', ROWS[row].config, '--seed', str(seed)])
         return self.knn(key, [relative(self.checkpoint(row, seed, lr))])
@@ -235,11 +242,12 @@ class StagePlan:
                    *amp_options(s.eval_amp if kind == 'linear' else s.amp, kind, s.device)]
         if s.smoke:  # the tiny idx set has fewer images than one default batch
             options += ['train_dataloader.batch_size=16']
-        return self._train(f'{kind}/{row}/s{seed}', config, self.downstream_dir(kind, row, seed),
-                           options)
+        return self._train(f'{kind}/{row}/s{seed}' + _lr_key(lr), config,
+                           self.downstream_dir(kind, row, seed, lr), options)
 
-    def downstream_dir(self, kind: str, row: str, seed: int) -> Path:
-        return self.work / f'{row}_s{seed}_{kind}'
+    def downstream_dir(self, kind: str, row: str, seed: int,
+                       lr: Optional[float] = None) -> Path:
+        return self.run_dir(row, seed, lr).with_name(f'{self.run_dir(row, seed, lr).name}_{kind}')
 
     def protocol(self, lr: Optional[float] = None) -> Protocol:
         """The resolved configs of the main row's stages (``lr``: its learning rate, if not its

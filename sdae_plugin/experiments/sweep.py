@@ -151,7 +151,7 @@ class Sweep:
                    lr: Optional[float] = None) -> Optional[float]:
         """Top-1 of the linear probe (``'linear'``) or fine-tuning (``'ft'``) of a row."""
         stage = self.plan.downstream(kind, row, seed, lr)
-        run_dir = self.plan.downstream_dir(kind, row, seed)
+        run_dir = self.plan.downstream_dir(kind, row, seed, lr)
         if stage.key in self.store:
             self._run(stage, done=True)
             return self.store.get(stage.key)['top1']

@@ -14,8 +14,7 @@ def test_a_work_dir_of_the_same_settings_resumes(tmp_path):
     old = {'_settings': {'epochs': 6, 'subset': 8192, 'batch_size': 128, 'amp': 'fp32',
                          'eval_amp': 'bf16', 'knn_train': 10000, 'knn_test': 5000,
                          'linear_epochs': 3, 'linear_subset': 8192, 'ft_epochs': 2,
-                         'ft_subset': 8192, 'smoke': False, 'lrs': None,
-                         'tune_rows': ['sdae', 'mae'], 'monitor_interval': 10,
+                         'ft_subset': 8192, 'smoke': False, 'monitor_interval': 10,
                          'monitor_bank': None, 'monitor_queries': None, 'device': 'cpu',
                          'data_root': str((tmp_path / 'data').resolve())},
            'knn/pixels': {'rows': [{'top1_pixels': 82.4}], 'wall_s': 30.0},
@@ -34,8 +33,8 @@ def test_a_work_dir_of_the_same_settings_resumes(tmp_path):
         ResultStore(path, other.resume_key())
     # a work dir of the sweep before the kNN monitor and the learning-rate grid (no such keys)
     before = {'_settings': {k: v for k, v in old['_settings'].items()
-                            if k not in ('lrs', 'tune_rows', 'monitor_interval', 'monitor_bank',
-                                         'monitor_queries', 'device')}}
+                            if k not in ('monitor_interval', 'monitor_bank', 'monitor_queries',
+                                         'device')}}
     (tmp_path / 'before').mkdir()
     (tmp_path / 'before' / 'results.json').write_text(json.dumps(before))
     with pytest.raises(SettingsMismatch):

@@ -130,8 +130,15 @@ def test_a_learning_rate_of_the_grid_has_its_own_run():
     assert stage.resolve().optim_wrapper.optimizer.lr == 3e-3
     assert plan.extract('sdae', 0, 3e-3).argv[1:] == ('work_dirs/mini/sdae_s0_lr0.003/epoch_6.pth',
                                                      'work_dirs/mini/sdae_s0_lr0.003/backbone.pth')
-    assert plan.downstream('ft', 'sdae', 0, 3e-3).resolve().model.backbone.init_cfg.checkpoint \
-        == 'work_dirs/mini/sdae_s0_lr0.003/backbone.pth'
+    ft = plan.downstream('ft', 'sdae', 0, 3e-3)
+    assert ft.resolve().model.backbone.init_cfg.checkpoint == \
+        'work_dirs/mini/sdae_s0_lr0.003/backbone.pth'
+    # every stage downstream of it names the rate: a result never outlives a change of choice
+    assert [ft.key, ft.flag('--work-dir'), plan.extract('sdae', 0, 3e-3).key,
+            plan.knn_of_row('sdae', 0, 3e-3).flag('--out-json')] == [
+        'ft/sdae/s0/lr0.003', 'work_dirs/mini/sdae_s0_lr0.003_ft', 'extract/sdae/s0/lr0.003',
+        'work_dirs/mini/knn/knn_sdae_s0_lr0.003.json']
+    assert plan.downstream('linear', 'mae', 1).key == 'linear/mae/s1'  # no grid, no rate
     assert plan.history('mae', 2, 1e-3) == ROOT / 'work_dirs/mini/mae_s2_lr0.001/knn_history.json'
     assert plan.pretrain('sdae', 0).resolve().optim_wrapper.optimizer.lr == 1.5e-3  # the config's
 
@@ -161,7 +168,7 @@ def test_learning_preset_is_the_issue_14_regime():
     """>= 100 per-epoch EMA updates, three seeds of every row, a learning-rate grid."""
     settings = make_settings(preset='learning', work_dir='/tmp/w', data_root='/tmp/d')
     assert settings.seeds_of('sdae') == settings.seeds_of('mae') == [0, 1, 2]
-    assert settings.seeds_of('teacher-only-masked') == [0, 1, 2] and len(settings.lrs) == 3
+    assert settings.seeds_of('teacher-only-masked') == [0, 1, 2] and len(settings.lrs) == 4
     pre = StagePlan(settings).pretrain('sdae', 0, settings.lrs[1]).resolve()
     assert regime_text(pre) == ('16 optimizer steps per epoch, 1600 in all; teacher: 100 EMA '
                                 'updates (momentum 0.96 -> 0.99, cosine)')

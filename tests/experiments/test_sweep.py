@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sdae_plugin.experiments import (MAIN_ROWS, ROWS, SettingsMismatch, SweepInputError,
-                                     make_settings, run_sweep)
+from sdae_plugin.experiments import (MAIN_ROWS, PRESETS, ROWS, SettingsMismatch,
+                                     SweepInputError, make_settings, run_sweep)
 from sdae_plugin.experiments.rows import FT_CONFIG, LINEAR_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,9 +60,9 @@ def test_a_flag_beside_a_preset_overrides_it(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     pretrain = [line for line in proc.stdout.splitlines()
                 if line.startswith('python tools/train.py configs/mini/sdae_vit')]
-    # the preset's grid of 3 learning rates on the first (here the only) seed, its 100 epochs
-    # (the run of the chosen rate is one of the three)
-    assert len(set(pretrain)) == 3 and all('randomness.seed=1' in line for line in pretrain)
+    # the preset's grid of learning rates on the first (here the only) seed, its 100 epochs
+    # (the run of the chosen rate is one of them)
+    assert len(set(pretrain)) == len(PRESETS['learning']['lrs']) and all('randomness.seed=1' in line for line in pretrain)
     assert all('train_cfg.max_epochs=100' in line for line in pretrain)
 
 
