@@ -62,7 +62,8 @@ def test_a_flag_beside_a_preset_overrides_it(tmp_path):
                 if line.startswith('python tools/train.py configs/mini/sdae_vit')]
     # the preset's grid of learning rates on the first (here the only) seed, its 100 epochs
     # (the run of the chosen rate is one of them)
-    assert len(set(pretrain)) == len(PRESETS['learning']['lrs']) and all('randomness.seed=1' in line for line in pretrain)
+    assert len(set(pretrain)) == len(PRESETS['learning']['lrs'])
+    assert all('randomness.seed=1' in line for line in pretrain)
     assert all('train_cfg.max_epochs=100' in line for line in pretrain)
 
 
@@ -114,12 +115,15 @@ def test_smoke_sweep_writes_a_complete_report(tmp_path, fashion_idx):
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and png.stat().st_size > 5000
     assert '(results_mini_knn.png)' in report
 
-    assert len(results['knn/sdae/s0']['rows']) == 1  # the last checkpoint, on the test split
+    # stages downstream of a pretraining name its chosen learning rate
+    chosen = {row: f"s0/lr{results[f'tune/{row}']['lr']:g}" for row in ('sdae', 'mae')}
+    assert len(results[f"knn/sdae/{chosen['sdae']}"]['rows']) == 1  # the last checkpoint
     assert set(results) == {'_settings', 'knn/pixels', 'pretrain/random/s0', 'tune/sdae',
                             'tune/mae'} | {
         f'pretrain/{row}/s0/lr{lr}' for row in ('sdae', 'mae') for lr in ('0.001', '0.002')} | {
-        f'{stage}/{row}/s0' for row in ('random', 'sdae', 'mae')
-        for stage in ('knn', 'linear', 'ft')} | {'extract/sdae/s0', 'extract/mae/s0'}
+        f'{stage}/random/s0' for stage in ('knn', 'linear', 'ft')} | {
+        f'{stage}/{row}/{chosen[row]}' for row in ('sdae', 'mae')
+        for stage in ('extract', 'knn', 'linear', 'ft')}
     # only the last epoch checkpoint is kept
     assert sorted(p.name for p in (tmp_path / 'work' / 'sdae_s0_lr0.001').glob('epoch_*.pth')) \
         == ['epoch_2.pth']
