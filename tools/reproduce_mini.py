@@ -12,7 +12,9 @@ Writes ``--out`` (a Markdown report with the setup read from the resolved config
 the machine, the seeds and every command) and a PNG of kNN top-1 vs. epoch (mean and range over
 seeds) next to it. A
 hand-written reading of the results, kept in ``<out stem>_reading.md`` next to ``--out``
-(``docs/results_mini_reading.md``), is included in the report when that file exists. The logic
+(``docs/results_mini_reading.md`` for ``--preset learning``, whose report is
+``docs/results_mini.md``; the first, short sweep's is ``docs/results_mini_short.md``), is included
+in the report when that file exists. The logic
 is :mod:`sdae_plugin.experiments` (rows, stages, results, report, plot).
 
 Every stage's result is stored in ``WORK_DIR/results.json`` as soon as it is done; a rerun with
@@ -33,6 +35,7 @@ Examples:
                                                          #   (89 min of stages on 2 cores)
     python tools/reproduce_mini.py --preset learning     # issue 14: 100 epochs, lr chosen on
                                                          #   validation images, 3 seeds
+    python tools/reproduce_mini.py --preset learning --seeds 0   # a flag overrides the preset
     python tools/reproduce_mini.py --smoke --data-root /tmp/tiny_fashion --work-dir /tmp/w \
         --out /tmp/results.md                            # CI-sized pipeline check
 """
