@@ -1,14 +1,14 @@
 """sdae-plugin: SdAE (Self-distillated Masked Autoencoder) for MMPretrain.
 
 Importing the package registers every module in MMPretrain's registries (``MODELS``, ``HOOKS``,
-``OPTIM_WRAPPERS``, ``OPTIM_WRAPPER_CONSTRUCTORS``) and ``epoch_seeded_worker_init_fn`` in
-MMEngine's ``FUNCTIONS``.
+``DATASETS``, ``OPTIM_WRAPPERS``, ``OPTIM_WRAPPER_CONSTRUCTORS``) and, in MMEngine's ``FUNCTIONS``,
+``epoch_seeded_worker_init_fn`` and ``collate_image_batch``.
 Configs import it with ``custom_imports = dict(imports=['sdae_plugin'], allow_failed_imports=False)``.
 Importing it also lets configs inherit the shipped ones as ``_base_ = 'sdae_plugin::NAME'``
 (``package_configs``).
 """
 from .version import __version__
-from . import engine, hooks, models  # noqa: F401  (registration)
+from . import datasets, engine, hooks, models  # noqa: F401  (registration)
 from . import package_configs  # noqa: F401  (sdae_plugin:: in _base_)
 
-__all__ = ['__version__', 'engine', 'hooks', 'models']
+__all__ = ['__version__', 'datasets', 'engine', 'hooks', 'models']

@@ -3,6 +3,7 @@ from .algorithms import SdAE
 from .backbones import SdAEViT
 from .heads import SdAEHead
 from .necks import SdAENeck
-from .utils import MaskPlan, MultiFoldMaskGenerator
+from .utils import BatchAugmentDataPreprocessor, MaskPlan, MultiFoldMaskGenerator
 
-__all__ = ['SdAE', 'SdAEViT', 'SdAEHead', 'SdAENeck', 'MaskPlan', 'MultiFoldMaskGenerator']
+__all__ = ['SdAE', 'SdAEViT', 'SdAEHead', 'SdAENeck', 'BatchAugmentDataPreprocessor', 'MaskPlan',
+           'MultiFoldMaskGenerator']

@@ -1,3 +1,4 @@
+from .batch_augment_preprocessor import BatchAugmentDataPreprocessor
 from .masking import MaskPlan, MultiFoldMaskGenerator
 
-__all__ = ['MaskPlan', 'MultiFoldMaskGenerator']
+__all__ = ['BatchAugmentDataPreprocessor', 'MaskPlan', 'MultiFoldMaskGenerator']
