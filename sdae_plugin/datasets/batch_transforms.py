@@ -132,16 +132,17 @@ def cubic_resize_matrix(start: torch.Tensor, length: torch.Tensor, size: int,
     kernel on its 4 neighbours; neighbours outside the crop repeat its edge pixel.
 
     Args:
-        start, length: long tensors (B,): the segment of every image.
+        start, length: long tensors (B,): the segment of every image (the matrices are made on
+            their device).
         size: the axis' length in the image.
         out: the output length.
 
     Returns:
         Float64 tensor (B, out, size) (each row sums to 1).
     """
-    num = start.shape[0]
+    num, device = start.shape[0], start.device
     scale = length.double() / out
-    src = (torch.arange(out, dtype=torch.float64)[None] + 0.5) * scale[:, None] - 0.5
+    src = (torch.arange(out, dtype=torch.float64, device=device)[None] + 0.5) * scale[:, None] - 0.5
     src = src.float().double()  # OpenCV computes the position in float
     base = torch.floor(src)
     t = src - base
@@ -152,9 +153,9 @@ def cubic_resize_matrix(start: torch.Tensor, length: torch.Tensor, size: int,
         ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1,
     ], dim=-1)
     weights = torch.cat([weights, 1 - weights.sum(dim=-1, keepdim=True)], dim=-1)  # (B,out,4)
-    taps = base.long()[..., None] + torch.arange(-1, 3)  # (B, out, 4), crop coordinates
+    taps = base.long()[..., None] + torch.arange(-1, 3, device=device)  # (B, out, 4): in the crop
     taps = torch.minimum(taps.clamp(min=0), (length - 1)[:, None, None]) + start[:, None, None]
-    matrix = torch.zeros(num, out, size, dtype=torch.float64)
+    matrix = torch.zeros(num, out, size, dtype=torch.float64, device=device)
     return matrix.scatter_add_(2, taps, weights)
 
 
@@ -171,10 +172,10 @@ def random_resized_crop(images: torch.Tensor, size: Tuple[int, int], area: Tuple
         Float tensor (B, C, size[0], size[1]) of integers in 0-255 (the uint8 image MMCV gives).
     """
     num, _, height, width = images.shape
-    boxes = crop_boxes(num, height, width, area, ratio, attempts)
+    # drawn on the CPU (torch's global generator), the resize matrices made on the device
+    boxes = crop_boxes(num, height, width, area, ratio, attempts).to(images.device)
     rows = cubic_resize_matrix(boxes[:, 0], boxes[:, 2], height, size[0])
     cols = cubic_resize_matrix(boxes[:, 1], boxes[:, 3], width, size[1])
-    rows, cols = rows.to(images.device), cols.to(images.device)
     # float64: exact for 0-255 values whatever autocast or TF32 would do to float32 products
     out = rows[:, None] @ images.double() @ cols[:, None].transpose(-1, -2)
     return out.round_().clamp_(0, 255).float()

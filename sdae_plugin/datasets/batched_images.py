@@ -68,6 +68,14 @@ class BatchedImagesMixin:
                     data_samples=None, augments=self.augment_plan)
 
 
+# --cfg-options that switch a FashionMNIST pretraining config (configs/_base_/
+# fashion_mnist_pretrain.py) to batched loading: its pipeline's augmentations then run on the device
+BATCHED_FASHION_MNIST_OPTIONS = {
+    'train_dataloader.dataset.type': 'BatchedFashionMNIST',
+    'train_dataloader.collate_fn.type': 'collate_image_batch',
+    'data_preprocessor.type': 'BatchAugmentDataPreprocessor'}
+
+
 @DATASETS.register_module()
 class BatchedFashionMNIST(BatchedImagesMixin, FashionMNIST):
     """MMPretrain's ``FashionMNIST`` (same arguments), a batch at a time (see
@@ -90,4 +98,5 @@ def collate_image_batch(batch: Dict) -> Dict:
     return batch
 
 
-__all__: List[str] = ['BatchedImagesMixin', 'BatchedFashionMNIST', 'collate_image_batch']
+__all__: List[str] = ['BatchedImagesMixin', 'BatchedFashionMNIST', 'collate_image_batch',
+                      'BATCHED_FASHION_MNIST_OPTIONS']

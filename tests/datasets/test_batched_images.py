@@ -10,13 +10,10 @@ from mmengine.runner import Runner
 from mmpretrain.datasets import FashionMNIST
 from mmpretrain.registry import DATASETS, MODELS
 
-from sdae_plugin.datasets import (BatchAugmentError, BatchedFashionMNIST, apply_batch_augments,
-                                  collate_image_batch)
+from sdae_plugin.datasets import (BATCHED_FASHION_MNIST_OPTIONS, BatchAugmentError,
+                                  BatchedFashionMNIST, apply_batch_augments, collate_image_batch)
 
 ROOT_CONFIG = 'configs/mini/sdae_vit-mini_fashion-mnist.py'
-# the sweep's options for batched loading (sdae_plugin.experiments.stages)
-BATCHED = dict(dataset='BatchedFashionMNIST', collate='collate_image_batch',
-               preprocessor='BatchAugmentDataPreprocessor')
 
 
 def pretrain_cfg(data_root, batched: bool = True) -> Config:
@@ -26,9 +23,7 @@ def pretrain_cfg(data_root, batched: bool = True) -> Config:
     loader.dataset.update(data_root=str(data_root), indices=None)
     loader.update(batch_size=8, num_workers=0)
     if batched:
-        loader.dataset.type = BATCHED['dataset']
-        loader.collate_fn.type = BATCHED['collate']
-        cfg.data_preprocessor.type = BATCHED['preprocessor']
+        cfg.merge_from_dict(BATCHED_FASHION_MNIST_OPTIONS)
     return cfg
 
 
