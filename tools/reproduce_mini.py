@@ -98,6 +98,13 @@ def parse_args(argv=None) -> SweepSettings:
                         'config\'s); keep them outside --subset')
     parser.add_argument('--device', choices=['cpu', 'cuda'], default=d.device,
                         help='where the stages run (cuda: bf16 through AmpOptimWrapper)')
+    parser.add_argument('--batched-data', action=argparse.BooleanOptionalAction,
+                        default=d.batched_data,
+                        help='pretraining fetches a batch at a time and runs its augmentations on '
+                        'the device (same distributions, other random draws than per image)')
+    parser.add_argument('--jobs', type=int, default=d.jobs,
+                        help='stages run at a time (the grid\'s learning rates, then the rows and '
+                        'seeds; on a GPU they share the card)')
     parser.add_argument('--workers', type=int, default=d.workers, help='dataloader workers')
     parser.add_argument('--threads', type=int, default=d.threads,
                         help='torch threads of every stage (OMP_NUM_THREADS); 0: torch default')

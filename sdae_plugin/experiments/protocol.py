@@ -128,6 +128,19 @@ def training_text(cfg: Config) -> str:
             f'{schedule_text(cfg)}; precision {precision_text(cfg)}')
 
 
+def augmentation_text(cfg: Config) -> str:
+    """The pretraining augmentations (the dataset pipeline's transforms) and where they run: per
+    image in the dataloader, or a batch at a time on the device (``sdae_plugin.datasets``)."""
+    loader = cfg.train_dataloader
+    steps = ', '.join(f'`{t["type"]}`' for t in loader.dataset.pipeline
+                      if t['type'] != 'PackInputs')
+    preprocessor = cfg.get('data_preprocessor') or cfg.model.get('data_preprocessor') or {}
+    if preprocessor.get('type') == 'BatchAugmentDataPreprocessor':
+        return (f'{steps}, a batch at a time on the device (`{loader.dataset.type}` + '
+                '`BatchAugmentDataPreprocessor`)')
+    return f'{steps}, per image in the dataloader (`{loader.dataset.type}`)'
+
+
 def encoder_text(cfg: Config) -> str:
     """The ViT of a pretraining config: depth, width, heads, MLP, image and patch size."""
     backbone = cfg.model.backbone
@@ -209,6 +222,7 @@ def describe(protocol: Protocol) -> List[str]:
         f'{value_text(mask_ratio(pre.model))}.',
         f'- **Pretraining**: {training_text(pre)}.',
         f'- **Regime**: {regime_text(pre)}.',
+        f'- **Augmentation** (pretraining): {augmentation_text(pre)}.',
         f'- **kNN monitor** (validation: the curves and the learning-rate choice): '
         f'{monitor_text(pre)}.',
         f'- **kNN**: {knn_text(knn)} of the cls token and of the mean-pooled patch tokens; '

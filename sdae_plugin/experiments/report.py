@@ -36,6 +36,7 @@ class ReportContext:
         plot: the kNN-vs-epoch PNG relative to the report, if written.
         reading: ``(file name, text)`` of the hand-written reading, if there is one.
         pixels: kNN top-1 on the raw pixels, if measured.
+        jobs: stages that ran at a time.
     """
     written: datetime.datetime
     wall_s: float
@@ -46,6 +47,7 @@ class ReportContext:
     plot: Optional[str] = None
     reading: Optional[Tuple[str, str]] = None
     pixels: Optional[float] = None
+    jobs: int = 1
 
 
 def machine_summary() -> str:
@@ -236,6 +238,10 @@ def render_report(runs: Sequence[dict], results: Dict[str, dict], protocol: Prot
               '| ' + ' | '.join(spent) + ' | total |', '|' + '---|' * (len(spent) + 1),
               '| ' + ' | '.join(f'{v / 60:.1f}' for v in spent.values())
               + f' | {sum(spent.values()) / 60:.1f} |', '']
+    if context.jobs > 1:
+        lines += [f'Stages ran {context.jobs} at a time (`--jobs`): each stage\'s time includes '
+                  'sharing the machine with the others, and their sum exceeds the wall time.',
+                  '']
     if context.plot is not None:
         lines += ['## kNN top-1 vs. pretraining epoch (validation images)', '',
                   f'![kNN vs epoch]({context.plot})', '',

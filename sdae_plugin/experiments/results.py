@@ -7,6 +7,7 @@ options it was made with. It is rewritten atomically after every stage, so an in
 continues where it stopped; results of other settings are refused.
 """
 import json
+import threading
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -37,6 +38,7 @@ class ResultStore:
                     f'{self.path} holds results of other settings ({self.data["_settings"]}); '
                     'use another --work-dir or delete it.')
         self.data['_settings'] = settings
+        self._lock = threading.Lock()  # stages of a sweep with jobs > 1 finish concurrently
 
     def __contains__(self, key: str) -> bool:
         return key in self.data
@@ -46,11 +48,12 @@ class ResultStore:
 
     def put(self, key: str, value: dict) -> None:
         """Record a finished stage and rewrite the file (temp file + rename)."""
-        self.data[key] = value
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix('.tmp')
-        tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
-        tmp.replace(self.path)
+        with self._lock:
+            self.data[key] = value
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix('.tmp')
+            tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+            tmp.replace(self.path)
 
 
 def stage_seconds(results: Dict[str, dict]) -> Dict[str, float]:

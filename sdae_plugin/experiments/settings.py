@@ -32,17 +32,20 @@ PRESETS: Dict[str, dict] = {
                      ft_epochs=4, ft_subset=2048, ft_rows=['random', 'sdae', 'mae'],
                      curve_rows=['sdae', 'mae'], monitor_interval=25, monitor_bank=1000,
                      workers=0, work_dir='work_dirs/learning', out='docs/results_mini.md'),
-    # The same rows on one GPU: all 60k training images (the monitor's validation queries are
-    # then among the unlabelled pretraining images), 200 epochs, batch 512, bf16 autocast, the
-    # CPU grid's lower three rates scaled by the batch (x16). Prepared and dry-run on the CPU
-    # only; all of it does not fit in one 8-minute call (docs/results_mini_pilot.md).
-    'gpu': dict(epochs=200, subset=0, batch_size=512, seeds=[0, 1, 2], rows=LEARNING_ROWS,
-                main_rows=['sdae', 'mae'], lrs=[4e-3, 8e-3, 1.6e-2], tune_rows=['sdae', 'mae'],
-                amp='bf16', eval_amp='bf16', device='cuda', knn_train=0, knn_test=0,
-                linear_epochs=20, linear_subset=0, linear_rows=None, ft_epochs=20, ft_subset=0,
-                ft_rows=['random', 'sdae', 'mae'], curve_rows=['sdae', 'mae'],
-                monitor_interval=20, workers=8, work_dir='work_dirs/gpu',
-                out='docs/results_mini_gpu.md'),
+    # The same rows on one GPU (H200-class) in one call of under 8 minutes, sized by arithmetic
+    # (docs/results_mini_pilot.md; not yet run on a GPU): all 60k training images for 200
+    # epochs (12M images per run; the monitor's validation queries are then among the
+    # unlabelled pretraining images), batch 2048 (29 steps per epoch), bf16 autocast, one seed,
+    # a grid of 3 learning rates for SdAE and for MAE chosen on validation images (10
+    # pretraining runs, ~45 PFLOP), pretraining batches augmented on the device (MMPretrain's
+    # per-image pipeline would need ~50 CPU-minutes per run), 10 stages at a time on the card.
+    'gpu': dict(epochs=200, subset=0, batch_size=2048, seeds=[0], rows=LEARNING_ROWS,
+                main_rows=LEARNING_ROWS, lrs=[1e-3, 2e-3, 4e-3], tune_rows=['sdae', 'mae'],
+                amp='bf16', eval_amp='bf16', device='cuda', batched_data=True, jobs=10,
+                knn_train=0, knn_test=0, linear_epochs=10, linear_subset=0, linear_rows=None,
+                ft_epochs=10, ft_subset=0, ft_rows=['random', 'sdae', 'mae'],
+                curve_rows=['sdae', 'mae'], monitor_interval=20, workers=1,
+                work_dir='work_dirs/gpu', out='docs/results_mini_gpu.md'),
     # CI-sized: 2 tiny epochs of SdAE and MAE on a few images, every stage once, a learning
     # rate chosen on the monitor's validation images
     'smoke': dict(epochs=2, subset=32, batch_size=16, seeds=[0], rows=['random', 'sdae', 'mae'],
@@ -59,6 +62,9 @@ PRESETS: Dict[str, dict] = {
 RESUME_KEYS = ('epochs', 'subset', 'batch_size', 'amp', 'eval_amp', 'knn_train', 'knn_test',
                'linear_epochs', 'linear_subset', 'ft_epochs', 'ft_subset', 'smoke',
                'monitor_interval', 'monitor_bank', 'monitor_queries', 'device')
+# Options added since work dirs were first written: recorded only away from their default, so
+# that those work dirs still resume.
+LATER_RESUME_KEYS = {'batched_data': False}
 
 AMP_CHOICES = ('bf16', 'fp32')
 DEVICE_CHOICES = ('cpu', 'cuda')
@@ -103,7 +109,11 @@ class SweepSettings:
     monitor_bank: Optional[int] = None  # None: the config's memory bank (first N train images)
     monitor_queries: Optional[List[int]] = None  # [start, stop) train images; None: the config's
     device: str = 'cpu'  # 'cuda': autocast through MMEngine's AmpOptimWrapper
-    workers: int = 2
+    # pretraining fetches a batch at a time and runs its augmentations on the device
+    # (sdae_plugin.datasets: the same distributions, other random draws than per image)
+    batched_data: bool = False
+    jobs: int = 1  # stages run at a time (rows and seeds, and the grid's learning rates)
+    workers: int = 2  # dataloader workers (none for batched pretraining: see stages)
     threads: int = 0  # OMP_NUM_THREADS of every stage; 0: torch's default
     logger_interval: int = 20
     data_root: str = 'data/fashion_mnist'
@@ -117,6 +127,8 @@ class SweepSettings:
     def resume_key(self) -> dict:
         """The values a work dir's ``results.json`` was made with (``_settings``)."""
         key = {name: getattr(self, name) for name in RESUME_KEYS}
+        key.update({name: getattr(self, name) for name, default in LATER_RESUME_KEYS.items()
+                    if getattr(self, name) != default})
         key['data_root'] = str(Path(self.data_root).resolve())
         return key
 
@@ -153,6 +165,8 @@ def make_settings(preset: Optional[str] = None, **options) -> SweepSettings:
         raise SweepInputError(f'device must be one of {DEVICE_CHOICES}, not {settings.device!r}')
     if settings.lrs is not None and (not settings.lrs or min(settings.lrs) <= 0):
         raise SweepInputError(f'lrs must be positive learning rates, got {settings.lrs}')
+    if settings.jobs < 1:
+        raise SweepInputError(f'jobs must be >= 1 (stages run at a time), got {settings.jobs}')
     if settings.monitor_interval < 1:
         raise SweepInputError('monitor_interval must be >= 1 (epochs between kNN evaluations)')
     if settings.monitor_queries is not None and not (

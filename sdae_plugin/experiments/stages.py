@@ -19,6 +19,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, DictAction
 
+from ..datasets import BATCHED_FASHION_MNIST_OPTIONS
 from .protocol import Protocol
 from .rows import FT_CONFIG, KNN_CONFIG, LINEAR_CONFIG, MAIN_ROW, ROWS
 from .settings import SweepSettings
@@ -167,7 +168,8 @@ class StagePlan:
         options = [f'randomness.seed={seed}', f'train_cfg.max_epochs={s.epochs}',
                    f'param_scheduler.1.T_max={s.epochs - 1}', f'param_scheduler.1.end={s.epochs}',
                    f'train_dataloader.batch_size={s.batch_size}',
-                   f'train_dataloader.num_workers={s.workers}',
+                   # a batch of a batched dataset is one indexing: no worker to wait for
+                   f'train_dataloader.num_workers={0 if s.batched_data else s.workers}',
                    f'train_dataloader.dataset.indices={_indices(s.subset)}',
                    f'train_dataloader.dataset.data_root={self.data_root}',
                    f'default_hooks.checkpoint.interval={interval}',
@@ -184,6 +186,8 @@ class StagePlan:
                            f'[{",".join(map(str, range(start, stop)))}]')
         if lr is not None:
             options.append(f'optim_wrapper.optimizer.lr={lr:g}')
+        if s.batched_data:
+            options += [f'{key}={value}' for key, value in BATCHED_FASHION_MNIST_OPTIONS.items()]
         options += amp_options(s.amp, 'pretrain', s.device)
         return self._train(self.pretrain_key(row, seed, lr), ROWS[row].config,
                            self.run_dir(row, seed, lr), options)

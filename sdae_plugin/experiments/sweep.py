@@ -12,10 +12,12 @@ import datetime
 import json
 import os
 import shutil
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 from .floor import random_backbone_command, write_random_backbone
 from .plot import plot_knn_curves
@@ -61,8 +63,10 @@ def check_inputs(settings: SweepSettings) -> None:
 
 
 class Sweep:
-    """Runs the stages of ``settings`` in order, skipping those ``results.json`` holds, and
-    records every command (the report lists them; a dry run prints them)."""
+    """Runs the stages of ``settings``, skipping those ``results.json`` holds, and records every
+    command (the report lists them; a dry run prints them). With ``settings.jobs`` > 1 the
+    learning rates of the grid, then the rows and seeds, run that many at a time (each row and
+    seed's stages in order); the commands are listed in the order of a one-at-a-time sweep."""
 
     def __init__(self, settings: SweepSettings) -> None:
         self.settings = settings
@@ -71,10 +75,15 @@ class Sweep:
                                  load=not settings.dry_run)
         self.commands: List[str] = []
         self.lrs: Dict[str, Optional[float]] = {}  # the chosen learning rate of each row
+        self._local = threading.local()  # the commands of a job of in_parallel
+
+    def _record(self, line: str) -> None:
+        """Add a command to the list (a job of :meth:`in_parallel` keeps its own until it ends)."""
+        getattr(self._local, 'commands', self.commands).append(line)
 
     def _run(self, stage: Stage, done: bool) -> Optional[float]:
         """Record ``stage``; run it unless ``done`` or a dry run. Its wall time, if it ran."""
-        self.commands.append(stage.line)
+        self._record(stage.line)
         if done:
             return None
         if self.settings.dry_run:
@@ -99,31 +108,70 @@ class Sweep:
                 monitor=json.loads(history.read_text()) if history.exists() else {}))
         return self.store.get(stage.key) or {}
 
-    def lr_of(self, row: str) -> Optional[float]:
-        """The learning rate ``row`` pretrains with: None (its config's) without a grid; for a
-        tuned row the grid's best on validation images (its first-seed runs with every rate
-        happen here), for another its baseline's."""
+    def tuned_row(self, row: str) -> Optional[str]:
+        """The tuned row whose learning rate ``row`` pretrains with: itself if tuned, else its
+        baseline if that is; None without a grid, for the floor, or with the config's rate."""
         s = self.settings
         if s.lrs is None or not ROWS[row].pretrained:
             return None
-        if row not in s.tune_rows:
-            baseline = ROWS[row].baseline
-            return self.lr_of(baseline) if baseline in s.tune_rows else None
-        if row not in self.lrs:
-            scores = {lr: val_score(self.pretrain(row, s.seeds[0], lr).get('monitor') or {})
-                      for lr in s.lrs}
+        if row in s.tune_rows:
+            return row
+        baseline = ROWS[row].baseline
+        return baseline if baseline in s.tune_rows else None
+
+    def tune(self, rows: List[str]) -> None:
+        """Choose the learning rate of the tuned rows that ``rows`` need: each pretrains on the
+        first seed with every rate of the grid (``jobs`` at a time), and keeps the one with the
+        best validation kNN (:func:`val_score`; never the test split)."""
+        s = self.settings
+        needed = [t for t in dict.fromkeys(map(self.tuned_row, rows))
+                  if t is not None and t not in self.lrs]
+        grid = [(row, s.seeds[0], lr) for row in needed for lr in s.lrs]
+        results = self.in_parallel(self.pretrain, grid)
+        for row in needed:
+            scores = {lr: val_score(result.get('monitor') or {})
+                      for (tuned, _, lr), result in zip(grid, results) if tuned == row}
             if s.dry_run:  # nothing measured: the plan shows the grid's first
                 self.lrs[row] = s.lrs[0]
             else:
                 self.lrs[row] = max(s.lrs, key=lambda lr: scores[lr])
                 self.store.put(f'tune/{row}', dict(lr=self.lrs[row], scores={
                     f'{lr:g}': score for lr, score in scores.items()}))
-        return self.lrs[row]
+
+    def lr_of(self, row: str) -> Optional[float]:
+        """The learning rate ``row`` pretrains with: None (its config's) without a grid; else
+        its :meth:`tuned_row`'s choice (tuning it first if needed)."""
+        tuned = self.tuned_row(row)
+        if tuned is None:
+            return None
+        self.tune([tuned])
+        return self.lrs[tuned]
+
+    def in_parallel(self, fn: Callable, items: Sequence[tuple]) -> list:
+        """``fn(*item)`` for every item, ``settings.jobs`` at a time (threads, each waiting for
+        its stages' subprocesses). Results, and the commands each recorded, come in the order of
+        ``items``; the first failure is raised once all have ended."""
+        if self.settings.jobs == 1 or len(items) < 2:
+            return [fn(*item) for item in items]
+
+        def job(item: tuple):
+            self._local.commands = []
+            try:
+                return fn(*item), self._local.commands
+            finally:
+                del self._local.commands
+
+        with ThreadPoolExecutor(self.settings.jobs) as pool:
+            futures = [pool.submit(job, item) for item in items]
+        done = [future.result() for future in futures]
+        for _, commands in done:
+            self.commands.extend(commands)
+        return [result for result, _ in done]
 
     def random_backbone(self, row: str, seed: int) -> None:
         """The floor: the row's config's encoder at initialization, as a backbone file."""
         out, key = self.plan.backbone(row, seed), f'pretrain/{row}/s{seed}'
-        self.commands.append(random_backbone_command(ROWS[row].config, seed, out))
+        self._record(random_backbone_command(ROWS[row].config, seed, out))
         if not self.settings.dry_run and not (key in self.store and out.exists()):
             write_random_backbone(ROWS[row].config, seed, out)
             self.store.put(key, dict(wall_s=0.0, epochs=0, checkpoint=str(out)))
@@ -220,7 +268,9 @@ def run_sweep(settings: SweepSettings, invocation: str) -> SweepOutcome:
     check_inputs(settings)
     sweep = Sweep(settings)
     pixels = sweep.pixels_top1()
-    runs = [sweep.run_row(row, seed) for row in settings.rows for seed in settings.seeds_of(row)]
+    sweep.tune(settings.rows)
+    runs = sweep.in_parallel(sweep.run_row, [(row, seed) for row in settings.rows
+                                             for seed in settings.seeds_of(row)])
     if settings.dry_run:
         return SweepOutcome(runs, sweep.commands)
     protocol = sweep.plan.protocol(sweep.lr_of(MAIN_ROW))
@@ -235,7 +285,7 @@ def run_sweep(settings: SweepSettings, invocation: str) -> SweepOutcome:
     context = ReportContext(
         written=datetime.datetime.now(), wall_s=time.time() - started,
         work_dir=relative(settings.work_dir), machine=machine_summary(), invocation=invocation,
-        commands=sweep.commands, pixels=pixels,
+        commands=sweep.commands, pixels=pixels, jobs=settings.jobs,
         plot=os.path.relpath(settings.plot, out.parent) if plotted else None,
         reading=(reading.name, reading.read_text()) if reading.exists() else None)
     out.parent.mkdir(parents=True, exist_ok=True)

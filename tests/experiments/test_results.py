@@ -31,6 +31,13 @@ def test_a_work_dir_of_the_same_settings_resumes(tmp_path):
     other = make_settings(epochs=8, work_dir=str(tmp_path), data_root=str(tmp_path / 'data'))
     with pytest.raises(SettingsMismatch, match='other settings.*--work-dir'):
         ResultStore(path, other.resume_key())
+    # batched pretraining draws other augmentations: not the same results (an option added
+    # later than the work dir, so it is only recorded when set)
+    batched = make_settings(batched_data=True, work_dir=str(tmp_path),
+                            data_root=str(tmp_path / 'data'))
+    assert 'batched_data' not in settings.resume_key() and batched.resume_key()['batched_data']
+    with pytest.raises(SettingsMismatch):
+        ResultStore(path, batched.resume_key())
     # a work dir of the sweep before the kNN monitor and the learning-rate grid (no such keys)
     before = {'_settings': {k: v for k, v in old['_settings'].items()
                             if k not in ('monitor_interval', 'monitor_bank', 'monitor_queries',

@@ -47,6 +47,7 @@ def test_a_preset_gives_defaults_that_options_override():
     (dict(device='tpu'), 'device must be one of'),
     (dict(amp='fp16'), "amp must be one of"),
     (dict(seeds=[]), 'at least one seed'),
+    (dict(jobs=0), 'jobs must be >= 1'),
     (dict(preset='huge'), "unknown preset 'huge'"),
     (dict(epoch=3), r"unknown sweep options \['epoch'\]"),
 ])

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from sdae_plugin.experiments import ROWS, Stage, StagePlan, make_settings, resolve_config
-from sdae_plugin.experiments.protocol import regime_text
+from sdae_plugin.experiments.protocol import augmentation_text, config_changes, regime_text
 from sdae_plugin.experiments.stages import amp_options
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,12 +176,41 @@ def test_learning_preset_is_the_issue_14_regime():
 
 
 def test_gpu_preset_runs_bf16_through_mmengines_amp_wrapper():
-    plan = StagePlan(make_settings(preset='gpu', work_dir='/tmp/w', data_root='/tmp/d'))
-    pre = plan.pretrain('mae', 1, 8e-3).resolve()
+    settings = make_settings(preset='gpu', work_dir='/tmp/w', data_root='/tmp/d')
+    plan = StagePlan(settings)
+    pre = plan.pretrain('mae', 0, 2e-3).resolve()
     assert (pre.optim_wrapper.type, pre.optim_wrapper.dtype) == ('AmpOptimWrapper', 'bfloat16')
     assert pre.train_dataloader.dataset.indices is None and pre.train_cfg.max_epochs == 200
-    ft = plan.downstream('ft', 'mae', 1, 8e-3).resolve()
+    ft = plan.downstream('ft', 'mae', 0, 2e-3).resolve()
     assert ft.optim_wrapper.type == 'AmpOptimWrapper' and ft.val_cfg.fp16 is True
+    # pretraining batches are fetched whole and augmented on the device; downstream per image
+    assert pre.train_dataloader.dataset.type == 'BatchedFashionMNIST'
+    assert pre.train_dataloader.collate_fn.type == 'collate_image_batch'
+    assert pre.data_preprocessor.type == 'BatchAugmentDataPreprocessor'
+    assert pre.train_dataloader.num_workers == 0 and ft.train_dataloader.num_workers == 1
+    assert ft.train_dataloader.dataset.type == 'FashionMNIST'
+    # the report says so, from the resolved config
+    assert 'a batch at a time on the device (`BatchedFashionMNIST`' in augmentation_text(pre)
+    # 10 pretraining runs: 3 learning rates each for SdAE and MAE, one seed of 4 ablations
+    assert settings.jobs == 10 and settings.seeds == [0] and len(settings.lrs) == 3
+    pretrained = [r for r in settings.rows if ROWS[r].pretrained]
+    assert len(pretrained) - len(settings.tune_rows) + len(settings.tune_rows) * 3 == 10
+
+
+def test_batched_data_is_a_pretraining_switch():
+    def pretrain(**kw):
+        return StagePlan(make_settings(work_dir='/tmp/w', data_root='/tmp/d', workers=3,
+                                       **kw)).pretrain('sdae', 0).resolve()
+    plain, batched = pretrain(), pretrain(batched_data=True)
+    assert plain.train_dataloader.dataset.type == 'FashionMNIST'
+    assert plain.data_preprocessor.type == 'SelfSupDataPreprocessor'
+    assert plain.train_dataloader.num_workers == 3
+    assert config_changes(plain.to_dict(), batched.to_dict()) == {
+        'train_dataloader.dataset.type': ('FashionMNIST', 'BatchedFashionMNIST'),
+        'train_dataloader.collate_fn.type': ('default_collate', 'collate_image_batch'),
+        'data_preprocessor.type': ('SelfSupDataPreprocessor', 'BatchAugmentDataPreprocessor'),
+        'train_dataloader.num_workers': (3, 0)}
+    assert 'per image in the dataloader (`FashionMNIST`)' in augmentation_text(plain)
 
 
 def test_pretraining_saves_only_its_last_epoch_unless_asked():

@@ -38,6 +38,23 @@ def test_dry_run_plans_every_stage(capsys, tmp_path):
     assert [r['row'] for r in outcome.runs][:3] == ['random', 'sdae', 'sdae']
 
 
+def test_stages_at_a_time_keep_the_plan_and_its_order(tmp_path):
+    """--jobs runs the grid, then the rows and seeds, several at a time (threads): the commands
+    are those of a one-at-a-time sweep, in its order."""
+    def plan(jobs):
+        return run_sweep(make_settings(preset='learning', dry_run=True, jobs=jobs,
+                                       work_dir=str(tmp_path / 'w')), 'python x')
+    one, four = plan(1), plan(4)
+    assert four.commands == one.commands and len(one.commands) > 50
+    assert [(r['row'], r['seed']) for r in four.runs] == [(r['row'], r['seed']) for r in one.runs]
+    # the grid of every tuned row first (a row's choice must be known before its seeds run)
+    pretrain = [c for c in one.commands if 'tools/train.py configs/mini/' in c]
+    grid = len(PRESETS['learning']['lrs']) * 2
+    assert all('randomness.seed=0' in c for c in pretrain[:grid])
+    assert {c.split()[2] for c in pretrain[:grid]} == {
+        'configs/mini/sdae_vit-mini_fashion-mnist.py', 'configs/mini/mae_vit-mini_fashion-mnist.py'}
+
+
 def test_inputs_are_checked_before_anything_runs(tmp_path, fashion_idx):
     with pytest.raises(SweepInputError, match='No Fashion-MNIST in .*fetch_fashion_mnist.sh'):
         run_sweep(make_settings(work_dir=str(tmp_path / 'w'), data_root=str(tmp_path / 'no')),
@@ -136,3 +153,4 @@ def test_smoke_sweep_writes_a_complete_report(tmp_path, fashion_idx):
     assert json.loads((tmp_path / 'work' / 'results.json').read_text()) == results
     assert out.read_text().split('## Every run')[1].split('##')[0] == \
         report.split('## Every run')[1].split('##')[0]
+
