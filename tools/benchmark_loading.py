@@ -21,7 +21,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--rounds', type=int, default=5)
     parser.add_argument('--workers', type=int, default=0, help="the dataloader's num_workers")
     parser.add_argument('--device', default='cpu', help='where the data preprocessor runs')
-    parser.add_argument('--subset', type=int, help="the first N training images (0: all; default: the config's)")
+    parser.add_argument('--subset', type=int,
+                        help="the first N training images (0: all; default: the config's)")
     parser.add_argument('--out', help='write the result as JSON here')
     return parser.parse_args(argv)
 

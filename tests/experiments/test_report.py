@@ -56,8 +56,8 @@ def test_report_verdicts_and_tables(mini_protocol):
     assert 'python tools/train.py A\npython tools/knn_eval.py B\n' in report
     assert '## kNN top-1 vs. pretraining epoch' not in report  # no plot given
     assert 'at a time' not in report
-    assert 'Stages ran 4 at a time (`--jobs`)' in render_report(RUNS, RESULTS, mini_protocol(),
-                                                                 context(jobs=4))
+    jobs = render_report(RUNS, RESULTS, mini_protocol(), context(jobs=4))
+    assert 'Stages ran 4 at a time (`--jobs`)' in jobs
     assert '![kNN vs epoch](r_knn.png)' in render_report(RUNS, RESULTS, mini_protocol(),
                                                          context(plot='r_knn.png'))
 
