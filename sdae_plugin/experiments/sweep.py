@@ -36,7 +36,8 @@ def val_score(monitor: dict) -> Optional[float]:
 
 
 def log(msg: str) -> None:
-    print(f'[mini {datetime.datetime.now():%H:%M:%S}] {msg}', flush=True)
+    # one write per line: stages running at a time (--jobs) log from several threads
+    print(f'[mini {datetime.datetime.now():%H:%M:%S}] {msg}\n', end='', flush=True)
 
 
 def bf16_available() -> bool:
@@ -87,8 +88,7 @@ class Sweep:
         if done:
             return None
         if self.settings.dry_run:
-            print(stage.line)
-            return None
+            return None  # run_sweep prints the plan, in order
         log(f'{stage.key}: {stage.line}')
         return stage.run(self.plan.work / 'logs' / (stage.key.replace('/', '_') + '.log'),
                          self.settings.threads)
@@ -271,7 +271,8 @@ def run_sweep(settings: SweepSettings, invocation: str) -> SweepOutcome:
     sweep.tune(settings.rows)
     runs = sweep.in_parallel(sweep.run_row, [(row, seed) for row in settings.rows
                                              for seed in settings.seeds_of(row)])
-    if settings.dry_run:
+    if settings.dry_run:  # the stages' commands (the floor's encoder is written in-process)
+        print('\n'.join(c for c in sweep.commands if not c.startswith('python -c')), flush=True)
         return SweepOutcome(runs, sweep.commands)
     protocol = sweep.plan.protocol(sweep.lr_of(MAIN_ROW))
     monitor = protocol.pretrain.custom_hooks[0]

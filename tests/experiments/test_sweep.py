@@ -38,14 +38,16 @@ def test_dry_run_plans_every_stage(capsys, tmp_path):
     assert [r['row'] for r in outcome.runs][:3] == ['random', 'sdae', 'sdae']
 
 
-def test_stages_at_a_time_keep_the_plan_and_its_order(tmp_path):
+def test_stages_at_a_time_keep_the_plan_and_its_order(tmp_path, capsys):
     """--jobs runs the grid, then the rows and seeds, several at a time (threads): the commands
-    are those of a one-at-a-time sweep, in its order."""
+    are those of a one-at-a-time sweep, in its order, and so is the printed plan."""
     def plan(jobs):
-        return run_sweep(make_settings(preset='learning', dry_run=True, jobs=jobs,
-                                       work_dir=str(tmp_path / 'w')), 'python x')
-    one, four = plan(1), plan(4)
+        outcome = run_sweep(make_settings(preset='learning', dry_run=True, jobs=jobs,
+                                          work_dir=str(tmp_path / 'w')), 'python x')
+        return outcome, capsys.readouterr().out
+    (one, printed_one), (four, printed_four) = plan(1), plan(4)
     assert four.commands == one.commands and len(one.commands) > 50
+    assert printed_four == printed_one
     assert [(r['row'], r['seed']) for r in four.runs] == [(r['row'], r['seed']) for r in one.runs]
     # the grid of every tuned row first (a row's choice must be known before its seeds run)
     pretrain = [c for c in one.commands if 'tools/train.py configs/mini/' in c]
