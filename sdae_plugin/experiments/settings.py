@@ -37,8 +37,8 @@ PRESETS: Dict[str, dict] = {
     # epochs (12M images per run; the monitor's validation queries are then among the
     # unlabelled pretraining images), batch 2048 (29 steps per epoch), bf16 autocast, one seed,
     # a grid of 3 learning rates for SdAE and for MAE chosen on validation images (10
-    # pretraining runs, ~45 PFLOP), pretraining batches augmented on the device (MMPretrain's
-    # per-image pipeline would need ~50 CPU-minutes per run), 10 stages at a time on the card.
+    # pretraining runs, ~44 PFLOP), pretraining batches augmented on the device (MMPretrain's
+    # per-image pipeline would need ~49 CPU-minutes per run), 10 stages at a time on the card.
     'gpu': dict(epochs=200, subset=0, batch_size=2048, seeds=[0], rows=LEARNING_ROWS,
                 main_rows=LEARNING_ROWS, lrs=[1e-3, 2e-3, 4e-3], tune_rows=['sdae', 'mae'],
                 amp='bf16', eval_amp='bf16', device='cuda', batched_data=True, jobs=10,
