@@ -17,6 +17,10 @@ from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 MIM = '.mim'
+# tools/ files that a package has no use for: the set-up script of the repository's environment,
+# and the lab's tools, which import projects/ (a clone's research harness, not shipped).
+CLONE_ONLY_TOOLS = ['setup_env.sh', 'reproduce_mini.py', 'benchmark.py', 'benchmark_suite.py',
+                    'benchmark_loading.py', 'gpu_benchmark.sh', 'gpu_sweep.sh', 'gpu_wheels.sh']
 
 
 def read_version() -> str:
@@ -51,8 +55,7 @@ setup(
             f'{MIM}/tools/*.sh',
         ]
     },
-    # the set-up script installs the repository's environment; it has no use in a package
-    exclude_package_data={'sdae_plugin': [f'{MIM}/tools/setup_env.sh']},
+    exclude_package_data={'sdae_plugin': [f'{MIM}/tools/{name}' for name in CLONE_ONLY_TOOLS]},
     install_requires=read_requirements('runtime.txt'),
     extras_require={
         'pretrain': read_requirements('pretrain.txt'),

@@ -15,7 +15,7 @@ optim_wrapper = dict(
     loss_scale='dynamic',
     constructor='SdAEOptimWrapperConstructor',  # leaves the EMA teacher out of the optimizer
     # The paper's weight decay; the released code ran with its default 0.04. fused=True: torch's
-    # one-kernel AdamW step (CUDA, and CPU with torch >= 2.4; docs/benchmarks.md, issue 15);
+    # one-kernel AdamW step (CUDA, and CPU with torch >= 2.4; docs/benchmarks.md);
     # fused=None gives torch's default implementation.
     optimizer=dict(type='AdamW', lr=8e-4, betas=(0.9, 0.95), weight_decay=0.05, fused=True),
     paramwise_cfg=dict(
@@ -48,7 +48,8 @@ param_scheduler = [
 
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 
-# The teacher follows the student once per epoch, m = 0.96 -> 0.99 (cosine).
+# The teacher follows the student once per epoch (the paper's interval; interval='iter' is the
+# per-iteration alternative of its Fig. 4a), m = 0.96 -> 0.99 (cosine).
 custom_hooks = [
     dict(type='TeacherEMAHook', base_momentum=0.96, final_momentum=0.99, interval='epoch'),
     # one warning if the teacher's targets collapse (mean target_std < 0.05)

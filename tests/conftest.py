@@ -170,22 +170,6 @@ def identical():
     return assert_identical
 
 
-@pytest.fixture(scope='session')
-def mini_protocol():
-    """Factory: ``mini_protocol(**sweep_options)`` is the resolved-config protocol of the mini
-    sweep with those options (``sdae_plugin.experiments``), cached per options."""
-    from sdae_plugin.experiments import StagePlan, make_settings
-    cache = {}
-
-    def build(**options):
-        key = repr(sorted(options.items()))
-        if key not in cache:
-            cache[key] = StagePlan(make_settings(work_dir='/tmp/unused_mini',
-                                                 **options)).protocol()
-        return cache[key]
-    return build
-
-
 def run_tool_process(name: str, *args, returncode: int = 0) -> subprocess.CompletedProcess:
     """``python tools/<name>.py ARGS`` from the repository root; asserts its exit status."""
     result = subprocess.run([sys.executable, str(ROOT / 'tools' / f'{name}.py'),
@@ -288,7 +272,7 @@ def free_port():
 
 
 # A stand-in for the released SdAE code (AbrahamYabo/SdAE) and its timm 0.3.2, in their layout:
-# the module, function, attribute and parameter names that sdae_plugin.benchmark reads, with a
+# the module, function, attribute and parameter names that projects.benchmark reads, with a
 # tiny ViT (width 32, 2 blocks; decoder 16 wide, 1 block). It is written here, from the
 # released code's description (MAE-style student that draws the mask, timm ViT teacher that
 # encodes the masked patches as folds), as an independent reference of that computation. It

@@ -9,11 +9,11 @@ Index of all bad-input cases (issue 6); each is asserted on its message.
 | 3 | num_folds < 1, or more folds than masked patches | models/utils/test_masking.py |
 | 4 | crop_ratio outside (0, 1] (1.5 there; 0 and -0.2 here) | models/utils/test_masking.py, here |
 | 5 | image size not divisible by the patch size | models/backbones/test_sdae_vit.py, models/algorithms/test_sdae.py |
-| 6 | teacher arch differs from the student arch | here |
+| 6 | SdAE config without TeacherEMAHook (a silently frozen teacher), or frozen_teacher=True with it | here |
 | 7 | per-epoch EMA under an iteration-based loop | hooks/test_teacher_ema.py |
 | 8 | EMA momentum outside [0, 1) | hooks/test_teacher_ema.py |
 | 9 | resume from a checkpoint without a teacher / with other teacher shapes | here |
-| 10 | extract a backbone from a file that is not a pretraining checkpoint | encoders/test_checkpoints.py, tools/test_extract_backbone.py |
+| 10 | extract a backbone from a file that is not a pretraining checkpoint | checkpoints/test_files.py, tools/test_extract_backbone.py |
 | 11 | backbone key mismatch when loading downstream | here |
 | 12 | corrupt / truncated image: fails naming the file (no skipping) | here |
 | 13 | NaN / inf loss; NaN weights at a checkpoint | hooks/test_nan_guard.py |
@@ -24,7 +24,7 @@ Index of all bad-input cases (issue 6); each is asserted on its message.
 | 18 | mask_ratio outside (0, 1); neck/mask-generator sizes that disagree | models/utils/test_masking.py, models/algorithms/test_sdae.py |
 | 19 | CollapseWatchHook threshold / interval out of range | hooks/test_collapse_watch.py |
 | 20 | unknown `teacher_autocast` dtype | models/algorithms/test_sdae.py |
-| 21 | attention-head count unknown, or stated differently by two sources | encoders/test_heads.py, tools/test_extract_backbone.py |
+| 21 | attention-head count unknown, or stated differently by two sources | checkpoints/test_num_heads.py, tools/test_extract_backbone.py |
 """
 import re
 from pathlib import Path
@@ -46,18 +46,24 @@ def test_crop_ratio_at_or_below_zero(crop_ratio):
         MultiFoldMaskGenerator(num_patches=64, mode='teacher_crop', crop_ratio=crop_ratio)
 
 
-def test_teacher_arch_different_from_student(sdae_cfg):
-    cfg = sdae_cfg()
-    cfg['teacher'] = {**cfg['backbone'],
-                      'arch': dict(embed_dims=64, num_layers=2, num_heads=2,
-                                   feedforward_channels=64)}
-    with pytest.raises(ValueError, match=r"teacher differs from the student backbone in "
-                       r"\['arch'\].*must be the same architecture"):
-        MODELS.build(cfg)
-    same = sdae_cfg()
-    same['teacher'] = {**same['backbone'], 'drop_path_rate': 0.}  # same arch: accepted
-    assert MODELS.build(same).teacher.state_dict().keys() == \
-        MODELS.build(sdae_cfg()).backbone.state_dict().keys()
+def test_sdae_config_without_the_teacher_update():
+    from sdae_plugin.runtime.config_check import check_teacher_update
+    cfg = Config.fromfile(ROOT / 'configs/sdae_vit-tiny_fashion-mnist_demo.py')
+    check_teacher_update(cfg)  # the shipped config updates its teacher
+    cfg.custom_hooks = [h for h in cfg.custom_hooks if h.type != 'TeacherEMAHook']
+    with pytest.raises(ValueError, match=r'(?s)without TeacherEMAHook.*model.frozen_teacher=True'):
+        check_teacher_update(cfg)
+    cfg.model.frozen_teacher = True
+    check_teacher_update(cfg)  # asked for explicitly
+    cfg.custom_hooks.append(dict(type='TeacherEMAHook'))
+    with pytest.raises(ValueError, match='frozen_teacher=True and also has TeacherEMAHook'):
+        check_teacher_update(cfg)
+
+
+def test_frozen_teacher_refuses_an_update(make_sdae):
+    model = make_sdae(frozen_teacher=True)
+    with pytest.raises(RuntimeError, match='frozen_teacher=True: remove TeacherEMAHook'):
+        model.update_teacher(0.99)
 
 
 def checkpoint_of_one_epoch(make_runner, tmp_path) -> Path:
@@ -87,7 +93,7 @@ def test_resume_from_checkpoint_without_matching_teacher(make_runner, tmp_path, 
 
 
 def test_backbone_key_mismatch_when_loading_downstream(make_sdae):
-    from sdae_plugin.encoders import BackboneKeyError, check_backbone_state
+    from sdae_plugin.checkpoints import BackboneKeyError, check_backbone_state
     state = {k: v for k, v in make_sdae().backbone.state_dict().items()}
     downstream = MODELS.build(dict(type='VisionTransformer',
                                    arch=dict(embed_dims=32, num_layers=3, num_heads=2,
@@ -150,7 +156,7 @@ def test_config_without_custom_imports(tmp_path, run_tool):
                      r"import the plugin.*custom_imports = dict\(imports=\['sdae_plugin'\], "
                      r'allow_failed_imports=False\)', err), err[-3000:]
     # the same config with the import passes the check
-    from sdae_plugin.engine.config_check import check_custom_imports
+    from sdae_plugin.runtime.config_check import check_custom_imports
     demo = ROOT / 'configs/sdae_vit-tiny_fashion-mnist_demo.py'
     check_custom_imports(Config.fromfile(str(demo)))
 

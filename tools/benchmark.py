@@ -2,7 +2,7 @@
 
 Every model is built and warmed up in one process, then the timed steps (forward + backward +
 AdamW step, the same optimizer settings for every model) go round-robin over the models so that
-the machine's drift hits them alike (``sdae_plugin.benchmark``). Prints a Markdown table: median
+the machine's drift hits them alike (``projects.benchmark``). Prints a Markdown table: median
 and spread of the step time, peak memory, analytic FLOPs per step, achieved FLOP/s, FLOP/s as a
 fraction of a plain GEMM measured in the same run, the ratio to MAE, and the cost of one teacher
 EMA update (SdAE applies it once per epoch, so it is not part of the step). With
@@ -27,9 +27,12 @@ from pathlib import Path
 
 import torch
 
-import sdae_plugin  # noqa: F401  (registers SdAE's modules)
-from sdae_plugin.benchmark import (ARCHS, ROWS, BenchmarkOptions, check_released, run_benchmark,
-                                   summary)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # projects/ of this clone
+
+import sdae_plugin  # noqa: E402,F401  (registers SdAE's modules)
+from projects.benchmark import (ARCHS, ROWS, BenchmarkOptions, check_released,  # noqa: E402
+                                run_benchmark, summary)
+from projects.benchmark.measure import AMP_CHOICES  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -38,7 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--img-size', type=int, default=224)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--amp', choices=['none', 'fp16', 'bf16'], default='none')
+    parser.add_argument('--amp', choices=AMP_CHOICES, default='none')
     parser.add_argument('--compile', action='store_true', help='torch.compile the loss forward')
     parser.add_argument('--steps', type=int, default=5, help='timed steps per model')
     parser.add_argument('--warmup', type=int, default=2, help='untimed steps per model')

@@ -8,9 +8,13 @@ Examples:
 """
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from sdae_plugin.benchmark.loading import loading_table, measure_loading
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # projects/ of this clone
+
+import sdae_plugin  # noqa: E402,F401  (registers SdAE's modules)
+from projects.benchmark import loading_table, measure_loading  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

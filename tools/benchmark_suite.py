@@ -1,5 +1,5 @@
 """The GPU benchmark in one call: check against the released code, rows at a batch and at the
-largest batch that fits, one JSON report and one Markdown page (``sdae_plugin.benchmark.suite``).
+largest batch that fits, one JSON report and one Markdown page (``projects.benchmark.suite``).
 
 ``tools/gpu_benchmark.sh`` installs what is missing and calls this. On the CPU it is a dry run
 with tiny sizes.
@@ -12,13 +12,16 @@ Examples:
 """
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import torch
 
-import sdae_plugin  # noqa: F401  (registers SdAE's modules)
-from sdae_plugin.benchmark import ARCHS
-from sdae_plugin.benchmark.suite import SuiteOptions, run_suite, suite_markdown
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # projects/ of this clone
+
+import sdae_plugin  # noqa: E402,F401  (registers SdAE's modules)
+from projects.benchmark import ARCHS, SuiteOptions, run_suite, suite_markdown  # noqa: E402
+from projects.benchmark.measure import AMP_CHOICES  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -30,7 +33,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--arch', choices=sorted(ARCHS), default='base')
     parser.add_argument('--img-size', type=int, default=224)
     parser.add_argument('--batch', type=int, default=96)
-    parser.add_argument('--amp', choices=['none', 'fp16', 'bf16'], default='bf16')
+    parser.add_argument('--amp', choices=AMP_CHOICES, default='bf16')
     parser.add_argument('--steps', type=int, default=20)
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--check-batch', type=int, default=8)

@@ -3,7 +3,7 @@
 The encoder is read from any checkpoint ``tools/extract_backbone.py`` reads (this plugin's
 pretraining checkpoints with ``backbone.*`` / ``teacher.*``, extracted backbone files, MMPretrain's
 MAE checkpoints and the released code's ``checkpoint-*.pth``), renamed to timm's
-``VisionTransformer`` names by the key table of :mod:`sdae_plugin.encoders.keys`, and written as
+``VisionTransformer`` names by :mod:`sdae_plugin.checkpoints.released_format`, and written as
 
 * ``OUT.safetensors`` (tensors + the timm kwargs in the file's metadata), or ``OUT.pth`` (a plain
   ``{name: tensor}`` dict for ``torch.load``) — chosen by OUT's suffix; without a suffix,
@@ -35,7 +35,7 @@ Then, in timm::
 import argparse
 import sys
 
-from sdae_plugin.encoders import export_timm
+from sdae_plugin.checkpoints import export_timm
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -14,7 +14,7 @@ The encoder is checked against MMPretrain's ``VisionTransformer`` of the same sh
 missing, unexpected or mismatched key) and, for every ``--config``, against that config's backbone
 (only the documented differences are allowed: ``ln1`` unused with ``final_norm=False``,
 ``cls_token`` unused without a cls token, ``ln2`` new for global average pooling; the head count
-must agree). Any other mismatch is an error that lists the keys. See :mod:`sdae_plugin.encoders`.
+must agree). Any other mismatch is an error that lists the keys. See :mod:`sdae_plugin.checkpoints`.
 
 Examples:
     python tools/extract_backbone.py work_dirs/sdae_vit-b_300e/epoch_300.pth \
@@ -29,7 +29,7 @@ import sys
 
 from mmengine.config import DictAction
 
-from sdae_plugin.encoders import extract_backbone
+from sdae_plugin.checkpoints import extract_backbone
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU benchmark of issue 15 in one call (about 5 minutes on an H200 with ViT-B/16, bf16):
+# The GPU benchmark in one call (about 5 minutes on an H200 with ViT-B/16, bf16):
 #
 #   bash tools/gpu_benchmark.sh --wheels DIR --released-code PATH --out-dir OUT [suite options]
 #
@@ -9,9 +9,10 @@
 #      the distributions it lacks (tools/gpu_wheels.sh --install);
 #    - timm 0.3.2 for the released code, always into OUT/timm032 (never next to another timm).
 # 2. Runs tools/benchmark_suite.py (check against the released code on the device, benchmark
-#    rows at --batch and at the largest batch that fits, OUT/suite.json and OUT/suite.md) with
-#    this checkout on PYTHONPATH. Options after the three above go to the suite
-#    (e.g. --device cpu --arch small --img-size 64 --batch 2 --max-batch 4 for a CPU dry run).
+#    rows at --batch and at the largest batch that fits, OUT/suite.json and OUT/suite.md;
+#    projects/benchmark/) with this checkout on PYTHONPATH. Options after the three above go to
+#    the suite (e.g. --device cpu --arch small --img-size 64 --batch 2 --max-batch 4 for a CPU
+#    dry run).
 #
 # Prepare the wheels on a machine with PyPI access (pure-Python wheels, the versions this
 # project is tested with; copy DIR, the released checkout and this checkout to the GPU machine):

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The gpu preset of the miniature sweep (issue 14) in one call on a GPU machine without network:
+# The gpu preset of the miniature sweep (projects/mini_sweep) in one call on a GPU machine
+# without network:
 #
 #   bash tools/gpu_sweep.sh --wheels DIR --data DIR --out-dir OUT [reproduce_mini options]
 #

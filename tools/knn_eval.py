@@ -4,7 +4,7 @@ Features of whole images from the encoder (the student by default, ``--teacher``
 teacher): the cls token and the mean of the patch tokens, both after the final LayerNorm, both
 reported. The training split of the data config is the memory bank, its test split the queries.
 
-Checkpoints: anything :func:`sdae_plugin.encoders.read_encoder` reads (this plugin's SdAE and
+Checkpoints: anything :func:`sdae_plugin.checkpoints.read_encoder` reads (this plugin's SdAE and
 MMPretrain's MAE pretraining checkpoints, backbones written by tools/extract_backbone.py, the
 released SdAE checkpoints). ``--random-init CONFIG`` adds the encoder of a pretraining config at
 its initialization (the floor); ``--pixels`` adds the normalized images themselves (the
@@ -27,7 +27,7 @@ import torch
 from mmengine.config import Config, DictAction
 
 from sdae_plugin.evaluation import evaluate_knn, format_row, knn_sources
-from sdae_plugin.evaluation.knn_eval import AMP
+from sdae_plugin.evaluation import PRECISIONS
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -49,7 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--k', type=int, help='neighbours (default: config knn.k or 20)')
     parser.add_argument('--temperature', type=float,
                         help='vote temperature (default: config knn.temperature or 0.07)')
-    parser.add_argument('--amp', choices=sorted(AMP), default='fp32',
+    parser.add_argument('--amp', choices=PRECISIONS, default='fp32',
                         help='feature extraction precision (bf16: CPU autocast)')
     parser.add_argument('--threads', type=int, help='torch.set_num_threads')
     parser.add_argument('--unsafe-load', action='store_true',

@@ -69,7 +69,7 @@ def main() -> None:
     if cfg.get('test_dataloader') is None:
         raise SystemExit(f'{args.config} has no test_dataloader: pretraining configs cannot be '
                          'tested; use a fine-tune or linear-probe config.')
-    from sdae_plugin.engine.config_check import check_custom_imports
+    from sdae_plugin.runtime.config_check import check_custom_imports
     check_custom_imports(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     if args.out and args.out_item in ('pred', None):

@@ -1,4 +1,4 @@
-# Investigation (issue 5): as many EMA updates as the paper's schedule. The paper updates the
+# As many EMA updates as the paper's schedule. The paper updates the
 # teacher once per epoch for 300 epochs with momentum 0.96 -> 0.99, which leaves ~0.98**300 ~ 0 of
 # the initial teacher. The mini schedule has 6 epochs: per-epoch updates leave ~0.8 of the
 # teacher's random init at the end. Here the same 0.96 -> 0.99 schedule runs once per iteration

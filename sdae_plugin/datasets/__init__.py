@@ -1,9 +1,8 @@
-"""Datasets that fetch a batch at a time, and MMPretrain's augmentations run on a whole batch;
-registered in ``mmpretrain.registry.DATASETS`` and MMEngine's ``FUNCTIONS``."""
-from .batch_transforms import BatchAugmentError, apply_batch_augments, batch_augment_plan
+"""Datasets that fetch a batch at a time (their augmentations run on the device, in
+:class:`~sdae_plugin.models.BatchAugmentDataPreprocessor`); registered in
+``mmpretrain.registry.DATASETS`` and MMEngine's ``FUNCTIONS``."""
 from .batched_images import (BATCHED_FASHION_MNIST_OPTIONS, BatchedFashionMNIST,
                              BatchedImagesMixin, collate_image_batch)
 
-__all__ = ['BatchAugmentError', 'apply_batch_augments', 'batch_augment_plan',
-           'BATCHED_FASHION_MNIST_OPTIONS', 'BatchedFashionMNIST', 'BatchedImagesMixin',
+__all__ = ['BATCHED_FASHION_MNIST_OPTIONS', 'BatchedFashionMNIST', 'BatchedImagesMixin',
            'collate_image_batch']

@@ -7,7 +7,7 @@ from mmpretrain.engine.optimizers import LearningRateDecayOptimWrapperConstructo
 from mmpretrain.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from torch import nn
 
-from .fused_optimizer import check_fused_support
+from ..runtime.fused_optimizer import check_fused_support
 
 # Weight decay 0 for these, as MAE/BEiT fine-tuning: every 1-D tensor (biases, norm weights),
 # norm layers, and the position embedding and cls token of the ViT.
@@ -57,7 +57,7 @@ class ViTLayerDecayOptimWrapperConstructor(LearningRateDecayOptimWrapperConstruc
     No weight decay for norms, biases, other 1-D tensors, ``pos_embed`` and ``cls_token``
     (:data:`DEFAULT_NO_DECAY`); keys given in ``paramwise_cfg`` override these defaults. An
     optimizer config with ``fused=True`` is checked against the parameters' devices first
-    (:func:`~sdae_plugin.engine.fused_optimizer.check_fused_support`).
+    (:func:`~sdae_plugin.runtime.fused_optimizer.check_fused_support`).
     Registered in MMPretrain's ``OPTIM_WRAPPER_CONSTRUCTORS``: from MMDetection or MMSegmentation
     configs use ``constructor='mmpretrain.ViTLayerDecayOptimWrapperConstructor'``.
 

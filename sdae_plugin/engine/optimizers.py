@@ -6,8 +6,8 @@ from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
 from mmpretrain.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from torch import nn
 
-from ..utils.quiet_console import quiet_console
-from .fused_optimizer import check_fused_support
+from ..runtime.quiet_console import quiet_console
+from ..runtime.fused_optimizer import check_fused_support
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -20,7 +20,7 @@ class SdAEOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     so this constructor skips frozen submodules quietly and removes every parameter that does not
     require gradients (and every group left empty) from the optimizer it builds. An optimizer
     config with ``fused=True`` is checked against the parameters' devices first
-    (:func:`~sdae_plugin.engine.fused_optimizer.check_fused_support`).
+    (:func:`~sdae_plugin.runtime.fused_optimizer.check_fused_support`).
     """
 
     def add_params(self, params: List[dict], module: nn.Module, prefix: str = '',

@@ -2,7 +2,7 @@
 
 Every test feature votes with its ``k`` most cosine-similar training features, each vote
 weighted by ``exp(similarity / temperature)`` (k=20, T=0.07 in DINO); the class with the largest
-summed weight wins. Features of an encoder (:func:`~sdae_plugin.encoders.build_vit`, run on whole
+summed weight wins. Features of an encoder (:func:`~sdae_plugin.checkpoints.build_vit`, run on whole
 images): the cls token and the mean of the patch tokens, both after the encoder's final LayerNorm.
 These functions are pure (tensors in, tensors out); :mod:`.knn_eval` reads the data and the
 checkpoints.
@@ -12,53 +12,6 @@ from typing import Dict, Iterable, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
-FEATURE_KINDS = ('cls', 'mean')
-
-
-@torch.no_grad()
-def extract_features(encoder: nn.Module, batches: Iterable[Tuple[torch.Tensor, torch.Tensor]],
-                     amp: Optional[torch.dtype] = None) -> Tuple[Dict[str, torch.Tensor],
-                                                                  torch.Tensor]:
-    """Cls-token and mean-pooled patch-token features of every batch.
-
-    Args:
-        encoder (nn.Module): a ``VisionTransformer`` with ``out_type='raw'`` (and a cls token).
-        batches: ``(images, labels)`` pairs, images already normalized, ``(B, C, H, W)``.
-        amp (torch.dtype, optional): run the encoder under CPU autocast with this dtype.
-
-    Returns:
-        tuple: ``({'cls': (N, C), 'mean': (N, C)}, labels (N,))``, features in fp32.
-    """
-    feats = {kind: [] for kind in FEATURE_KINDS}
-    labels = []
-    context = torch.autocast('cpu', dtype=amp) if amp is not None else nullcontext()
-    for images, targets in batches:
-        with context:
-            tokens = encoder(images)[0]  # (B, 1 + N, C) after the final norm
-        tokens = tokens.float()
-        feats['cls'].append(tokens[:, 0])
-        feats['mean'].append(tokens[:, 1:].mean(dim=1))
-        labels.append(targets.reshape(-1).long())
-    return {k: torch.cat(v) for k, v in feats.items()}, torch.cat(labels)
-
-
-def pixel_features(batches: Iterable[Tuple[torch.Tensor, torch.Tensor]]
-                   ) -> Tuple[Dict[str, torch.Tensor], torch.Tensor]:
-    """The normalized images themselves as features: the no-network reference for kNN.
-
-    Args:
-        batches: ``(images, labels)`` pairs, images already normalized, ``(B, C, H, W)``.
-
-    Returns:
-        tuple: ``({'pixels': (N, C * H * W)}, labels (N,))``.
-    """
-    feats, labels = [], []
-    for images, targets in batches:
-        feats.append(images.flatten(1).float())
-        labels.append(targets.reshape(-1).long())
-    return {'pixels': torch.cat(feats)}, torch.cat(labels)
 
 
 @torch.no_grad()

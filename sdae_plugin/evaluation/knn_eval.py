@@ -7,22 +7,19 @@ every source. A source is an encoder (read lazily, one at a time: :func:`knn_sou
 normalized pixels themselves (the no-network reference).
 """
 import time
-from typing import Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
-import torch
-
-from ..encoders import Encoder, build_vit, random_encoder, read_encoder
-from .knn import extract_features, knn_top1, pixel_features
-
-AMP = {'fp32': None, 'bf16': torch.bfloat16}
-Batches = Callable[[], Iterable[Tuple[torch.Tensor, torch.Tensor]]]
+from ..checkpoints import EncoderWeights, build_vit, random_encoder, read_encoder
+from ..runtime.precision import autocast_dtype
+from .features import PRECISIONS, Batches, extract_features, load_labelled, pixel_features
+from .knn import knn_top1
 
 
 class KnnSource(NamedTuple):
     """One row of results: a name, the branch it reports, and how to get its encoder."""
     name: str
     branch: str
-    encoder: Optional[Callable[[], Encoder]]  # None: the normalized pixels (no network)
+    encoder: Optional[Callable[[], EncoderWeights]]  # None: the normalized pixels (no network)
 
 
 def knn_sources(checkpoints: Sequence[str] = (), random_init: Optional[str] = None,
@@ -31,7 +28,7 @@ def knn_sources(checkpoints: Sequence[str] = (), random_init: Optional[str] = No
     """The sources of ``tools/knn_eval.py``, in its order: pixels, random init, checkpoints.
 
     Args:
-        checkpoints (list[str]): any files :func:`~sdae_plugin.encoders.read_encoder` reads.
+        checkpoints (list[str]): any files :func:`~sdae_plugin.checkpoints.read_encoder` reads.
         random_init (str, optional): a pretraining config whose encoder at initialization
             (seed ``seed``) is evaluated too (the floor).
         seed (int): seed of ``random_init``. Defaults to 0.
@@ -55,33 +52,18 @@ def knn_sources(checkpoints: Sequence[str] = (), random_init: Optional[str] = No
     return sources
 
 
-def cached_batches(data_cfg) -> Tuple[Batches, Batches]:
-    """``(train_batches, test_batches)``: callables yielding normalized ``(images, labels)``.
+def labelled_splits(data_cfg) -> Tuple[Batches, Batches]:
+    """``(train_batches, test_batches)`` of a data config, decoded and normalized once.
 
-    Each split is loaded, decoded and normalized on its first use and replayed from memory after.
-    Images are ``(B, C, H, W)`` as the data preprocessor outputs them, labels ``(B,)``.
+    Images are ``(B, C, H, W)`` as the config's data preprocessor outputs them, labels ``(B,)``.
     """
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
     from mmpretrain.registry import MODELS
     init_default_scope(data_cfg.get('default_scope', 'mmpretrain'))
     preprocessor = MODELS.build(data_cfg.data_preprocessor)
-
-    def batches(loader_cfg) -> Batches:
-        loader = Runner.build_dataloader(loader_cfg, seed=0)
-        cache = []
-
-        def generate():
-            if not cache:
-                for data in loader:
-                    data = preprocessor(data, False)
-                    labels = torch.stack([s.gt_label.reshape(-1)[0]
-                                          for s in data['data_samples']])
-                    cache.append((data['inputs'], labels))
-            yield from cache
-        return generate
-
-    return batches(data_cfg.train_dataloader), batches(data_cfg.test_dataloader)
+    return tuple(load_labelled(Runner.build_dataloader(data_cfg[split], seed=0), preprocessor,
+                               split) for split in ('train_dataloader', 'test_dataloader'))
 
 
 def format_row(row: dict) -> str:
@@ -113,17 +95,18 @@ def evaluate_knn(data_cfg, sources: Sequence[KnnSource], k: Optional[int] = None
     knn_cfg = dict(data_cfg.get('knn', {}))
     k = k or knn_cfg.get('k', 20)
     temperature = temperature or knn_cfg.get('temperature', 0.07)
-    train_batches, test_batches = cached_batches(data_cfg)
+    dtype = autocast_dtype(amp, allowed=PRECISIONS, what='amp')
+    train_batches, test_batches = labelled_splits(data_cfg)
     rows = []
     for source in sources:
         start = time.time()
         if source.encoder is None:
-            train_feats, train_labels = pixel_features(train_batches())
-            test_feats, test_labels = pixel_features(test_batches())
+            train_feats, train_labels = pixel_features(train_batches)
+            test_feats, test_labels = pixel_features(test_batches)
         else:
             encoder = build_vit(source.encoder())
-            train_feats, train_labels = extract_features(encoder, train_batches(), AMP[amp])
-            test_feats, test_labels = extract_features(encoder, test_batches(), AMP[amp])
+            train_feats, train_labels = extract_features(encoder, train_batches, dtype)
+            test_feats, test_labels = extract_features(encoder, test_batches, dtype)
             del encoder
         num_classes = int(max(train_labels.max(), test_labels.max())) + 1
         row = dict(checkpoint=source.name, k=k, temperature=temperature, amp=amp,

@@ -1,16 +1,8 @@
-from .atomic_checkpoint import AtomicCheckpointHook, atomic_write_bytes
+"""SdAE's own hooks, registered in ``mmpretrain.registry.HOOKS``: the teacher's EMA schedule,
+the collapse watch and the kNN monitor. The hooks that make any run safe (checkpoints, exact
+resume, NaN guard) are in :mod:`sdae_plugin.runtime`."""
 from .collapse_watch import CollapseWatchHook
-from .exact_resume import (ExactResumeHook, derive_seed, epoch_seeded_worker_init_fn,
-                           seed_everything)
 from .knn_monitor import KNNMonitorHook
-from .nan_guard import NaNGuardHook
 from .teacher_ema import TeacherEMAHook, cosine_momentum
-from .weights_only_checkpoint import (WeightsOnlyCheckpointHook, from_weights_only,
-                                      to_weights_only)
 
-__all__ = [
-    'TeacherEMAHook', 'cosine_momentum', 'WeightsOnlyCheckpointHook', 'from_weights_only',
-    'to_weights_only', 'AtomicCheckpointHook', 'atomic_write_bytes', 'CollapseWatchHook',
-    'ExactResumeHook', 'derive_seed', 'seed_everything', 'epoch_seeded_worker_init_fn',
-    'NaNGuardHook', 'KNNMonitorHook'
-]
+__all__ = ['CollapseWatchHook', 'KNNMonitorHook', 'TeacherEMAHook', 'cosine_momentum']

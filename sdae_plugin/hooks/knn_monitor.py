@@ -19,13 +19,14 @@ from mmengine.runner import Runner
 from mmpretrain.registry import HOOKS
 from torch import nn
 
-from ..engine.cpu_amp import CPUAutocastOptimWrapper
-from ..evaluation.encode import (Batches, check_encoder, encode_features, encoder_input_shape,
-                                 gather_shards, load_labelled)
-from ..evaluation.knn import knn_top1, pixel_features
+from ..evaluation.features import (PRECISIONS, Batches, batch_labels, check_encoder,
+                                   encoder_input_shape, extract_features, gather_shards,
+                                   load_labelled, pixel_features)
+from ..evaluation.knn import knn_top1
+from ..runtime.cpu_amp import CPUAutocastOptimWrapper
+from ..runtime.precision import autocast_dtype
 
 ENCODERS = {'student': 'backbone', 'teacher': 'teacher'}
-DTYPES = {'fp32': None, 'bf16': torch.bfloat16}
 HISTORY_KEY = 'knn_monitor_history'  # message-hub runtime info, saved in checkpoints
 LOADER_DEFAULTS = dict(batch_size=256, num_workers=0,
                        sampler=dict(type='DefaultSampler', shuffle=False),
@@ -127,8 +128,8 @@ class KNNMonitorHook(Hook):
                              f'temperature={temperature!r}.')
         if encoder not in ENCODERS:
             raise ValueError(f'encoder must be one of {sorted(ENCODERS)}, got {encoder!r}.')
-        if dtype != 'auto' and dtype not in DTYPES:
-            raise ValueError(f'dtype must be "auto" or one of {sorted(DTYPES)}, got {dtype!r}.')
+        if dtype != 'auto' and dtype not in PRECISIONS:
+            raise ValueError(f'dtype must be "auto" or one of {PRECISIONS}, got {dtype!r}.')
         self.bank_cfg = _loader_cfg(bank_dataloader, 'bank_dataloader')
         self.query_cfg = _loader_cfg(query_dataloader, 'query_dataloader')
         self.interval, self.k, self.temperature = interval, k, temperature
@@ -169,13 +170,11 @@ class KNNMonitorHook(Hook):
                     f'KNNMonitorHook {name}: its pipeline gives {tuple(images.shape[1:])} images '
                     f'(C, H, W) but model.{ENCODERS[self.encoder]} takes {shape}. Resize or '
                     f'crop to {shape[1]}x{shape[2]} in its pipeline, with {shape[0]} channel(s).')
-        labels = torch.cat([labels for _, labels in batches]) if batches else \
-            torch.zeros(0, dtype=torch.long)
-        return batches, gather_shards(labels, total)
+        return batches, gather_shards(batch_labels(batches), total)
 
     def _autocast_dtype(self, runner) -> Optional[torch.dtype]:
         if self.dtype != 'auto':
-            return DTYPES[self.dtype]
+            return autocast_dtype(self.dtype, allowed=PRECISIONS)
         wrapper = runner.optim_wrapper
         if isinstance(wrapper, CPUAutocastOptimWrapper) and wrapper.enabled:
             return wrapper.cast_dtype
@@ -224,8 +223,10 @@ class KNNMonitorHook(Hook):
         start = time.perf_counter()
         encoder = self._encoder(self._model(runner))
         with preserved_rng(), eval_mode(encoder):
-            bank = self._gather(encode_features(encoder, self._bank, self._cast), self._bank_labels)
-            queries = self._gather(encode_features(encoder, self._queries, self._cast), self._query_labels)
+            bank = self._gather(extract_features(encoder, self._bank, self._cast)[0],
+                                self._bank_labels)
+            queries = self._gather(extract_features(encoder, self._queries, self._cast)[0],
+                                   self._query_labels)
         top1 = self._top1(bank, queries)
         seconds = time.perf_counter() - start
         self.seconds += seconds

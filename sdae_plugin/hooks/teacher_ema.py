@@ -1,4 +1,5 @@
-"""The EMA that makes SdAE's teacher follow its student, once per epoch by default."""
+"""The EMA that makes SdAE's teacher follow its student: once per epoch (the paper) or per
+iteration (``interval='iter'``)."""
 import logging
 import math
 

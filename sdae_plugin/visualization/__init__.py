@@ -15,12 +15,10 @@ from .logs import find_scalar_logs, read_scalars, series
 from .mask_figure import visualize_masks
 from .masks import NO_TARGET, VISIBLE, build_sdae_skeleton, draw_plan, patch_labels
 from .progress import progress
-from .tensorboard import enable_tensorboard, tensorboard_available
 
 __all__ = [
     'attention_weights', 'cls_attention_maps', 'last_layer_attention', 'load_attention_backbone',
     'visualize_attention', 'dataset_image', 'load_image', 'preprocess', 'read_image_file',
     'plot_logs', 'find_scalar_logs', 'read_scalars', 'series', 'visualize_masks', 'NO_TARGET',
-    'VISIBLE', 'build_sdae_skeleton', 'draw_plan', 'patch_labels', 'progress',
-    'enable_tensorboard', 'tensorboard_available'
+    'VISIBLE', 'build_sdae_skeleton', 'draw_plan', 'patch_labels', 'progress'
 ]

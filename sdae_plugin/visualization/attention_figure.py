@@ -77,9 +77,9 @@ def load_attention_backbone(cfg, checkpoint: str, teacher: bool = False,
     """The config's backbone (eval mode, no drop path) with the checkpoint's encoder, strictly.
 
     The head count is the config's; a checkpoint that states another one is an error
-    (:mod:`~sdae_plugin.encoders.heads`).
+    (:mod:`~sdae_plugin.checkpoints.num_heads`).
     """
-    from ..encoders import build_config_backbone, check_backbone_state, read_encoder
+    from ..checkpoints import build_config_backbone, check_backbone_state, read_encoder
     encoder = read_encoder(checkpoint, teacher=teacher, config=cfg, unsafe=unsafe,
                            require_heads=False)
     backbone = build_config_backbone(cfg, drop_path_rate=0., drop_rate=0.)
@@ -96,7 +96,7 @@ def visualize_attention(cfg, checkpoint: str, images: Optional[Sequence[str]] = 
 
     Args:
         cfg (Config): the pretraining config (backbone, data preprocessor, dataset).
-        checkpoint (str): any file :func:`~sdae_plugin.encoders.read_encoder` reads.
+        checkpoint (str): any file :func:`~sdae_plugin.checkpoints.read_encoder` reads.
         images (list[str], optional): image files, one row each.
         indices (list[int], optional): or indices of the config's training dataset.
         out (str): the PNG to write.

@@ -10,8 +10,9 @@ from mmengine.runner import Runner
 from mmpretrain.datasets import FashionMNIST
 from mmpretrain.registry import DATASETS, MODELS
 
-from sdae_plugin.datasets import (BATCHED_FASHION_MNIST_OPTIONS, BatchAugmentError,
-                                  BatchedFashionMNIST, apply_batch_augments, collate_image_batch)
+from sdae_plugin.datasets import (BATCHED_FASHION_MNIST_OPTIONS, BatchedFashionMNIST,
+                                  collate_image_batch)
+from sdae_plugin.models.utils.batch_augments import BatchAugmentError, apply_batch_augments
 
 ROOT_CONFIG = 'configs/mini/sdae_vit-mini_fashion-mnist.py'
 

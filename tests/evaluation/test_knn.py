@@ -2,8 +2,7 @@
 import pytest
 import torch
 
-from sdae_plugin.encoders import Encoder, build_vit
-from sdae_plugin.evaluation import extract_features, knn_predict, knn_top1, pixel_features
+from sdae_plugin.evaluation import knn_predict, knn_top1
 
 
 def test_knn_finds_the_known_neighbours():
@@ -49,26 +48,3 @@ def test_knn_chunks_and_caps_k():
         knn_predict(train, labels[:5], test)
     with pytest.raises(ValueError):
         knn_predict(train, labels, test, temperature=0)
-
-
-def test_pixel_features_are_the_flattened_images():
-    images = torch.randn(3, 1, 4, 4)
-    feats, labels = pixel_features([(images[:2], torch.tensor([1, 2])),
-                                    (images[2:], torch.tensor([[0]]))])
-    assert torch.equal(feats['pixels'], images.flatten(1)) and labels.tolist() == [1, 2, 0]
-
-
-def test_features_are_the_encoders_cls_and_mean_tokens(make_sdae):
-    model = make_sdae().eval()
-    encoder = build_vit(Encoder(model.backbone.state_dict(), num_heads=2))
-    x = torch.randn(3, 1, 32, 32, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        tokens = model.backbone(x)[0]  # (3, 1 + 64, 32) after the final norm
-    feats, labels = extract_features(encoder, [(x[:2], torch.tensor([4, 5])),
-                                               (x[2:], torch.tensor([6]))])
-    assert labels.tolist() == [4, 5, 6]
-    torch.testing.assert_close(feats['cls'], tokens[:, 0], atol=1e-5, rtol=0)
-    torch.testing.assert_close(feats['mean'], tokens[:, 1:].mean(1), atol=1e-5, rtol=0)
-    bf16, _ = extract_features(encoder, [(x, torch.zeros(3))], amp=torch.bfloat16)
-    assert bf16['cls'].dtype == torch.float32
-    assert torch.allclose(bf16['cls'], tokens[:, 0], atol=0.1)

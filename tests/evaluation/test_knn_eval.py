@@ -5,7 +5,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from sdae_plugin.encoders import HeadCountError
+from sdae_plugin.checkpoints import HeadCountError
 from sdae_plugin.evaluation import evaluate_knn, format_row, knn_sources
 
 ROOT = Path(__file__).resolve().parents[2]

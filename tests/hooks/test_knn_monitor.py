@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from mmengine.hooks import Hook
 
-from sdae_plugin.evaluation import encode, knn_top1
+import sdae_plugin.evaluation.features as feature_extraction
+from sdae_plugin.evaluation import knn_top1
 from sdae_plugin.hooks import KNNMonitorHook, knn_monitor
 from sdae_plugin.visualization import read_scalars, series
 
@@ -66,7 +67,7 @@ def test_hand_computed_knn_on_known_neighbours(make_runner, labelled_images, tmp
     bank, queries = known_sets(labelled_images)
     runner = make_runner(tmp_path, max_epochs=2, hooks=[
         dict(type='TeacherEMAHook'), monitor(bank, queries, k=3, pixels=True)])
-    monkeypatch.setattr(encode, 'whole_image_tokens', point_encoder)
+    monkeypatch.setattr(feature_extraction, 'whole_image_tokens', point_encoder)
     runner.train()
     hook, = [h for h in runner.hooks if isinstance(h, KNNMonitorHook)]
     assert [row['epoch'] for row in hook.history] == [0, 1, 2]
@@ -175,7 +176,7 @@ def test_teacher_on_request(make_runner, labelled_images, tmp_path, monkeypatch)
     runner = make_runner(tmp_path, max_epochs=1, hooks=[
         dict(type='TeacherEMAHook'), monitor(bank, queries, k=3, encoder='teacher')])
     encoded = []
-    monkeypatch.setattr(encode, 'whole_image_tokens', lambda encoder, x: encoded.append(
+    monkeypatch.setattr(feature_extraction, 'whole_image_tokens', lambda encoder, x: encoded.append(
         (encoder, len(x))) or point_encoder(encoder, x))
     runner.train()
     assert {id(encoder) for encoder, _ in encoded} == {id(runner.model.teacher)}
@@ -249,7 +250,7 @@ def test_bf16_features_follow_the_runs_cpu_autocast():
 
     from mmengine.optim import OptimWrapper
 
-    from sdae_plugin.engine import CPUAutocastOptimWrapper
+    from sdae_plugin.runtime import CPUAutocastOptimWrapper
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     sets = dict(bank_dataloader=dict(dataset=[]), query_dataloader=dict(dataset=[]))
     cases = [('auto', CPUAutocastOptimWrapper(optimizer=optimizer), torch.bfloat16),

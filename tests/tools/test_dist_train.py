@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sdae_plugin.hooks import derive_seed
+from sdae_plugin.runtime import derive_seed
 from sdae_plugin.models.utils.masking import MultiFoldMaskGenerator
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ import torch
 from mmengine.config import Config
 from PIL import Image
 
-from sdae_plugin.encoders import HeadCountError
+from sdae_plugin.checkpoints import HeadCountError
 from sdae_plugin.visualization import (load_attention_backbone, load_image, preprocess,
                                        visualize_attention)
 from sdae_plugin.visualization import drawing

@@ -1,5 +1,4 @@
 """SdAE: Self-distillated Masked Autoencoder (Chen et al., ECCV 2022)."""
-import contextlib
 import copy
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
@@ -8,12 +7,13 @@ from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ...runtime.precision import autocast, autocast_dtype
 from ..backbones.sdae_vit import SdAEViT, gather_tokens
 from ..utils.masking import MaskPlan
 from ..utils.released_init import init_like_released_teacher
 
 TEACHER_INITS = ('random', 'student', 'released')
-TEACHER_AUTOCAST_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
+TEACHER_PRECISIONS = ('bf16', 'fp16')
 # torch.compile options of ``compile_loss=True``: the masks' shapes are fixed by the config, so
 # the graph is static (``dynamic=False``: a changed batch size is a new graph, never a dynamic
 # one); ``fullgraph=True`` makes a graph break (e.g. a host synchronization) an error.
@@ -24,21 +24,36 @@ COMPILE_DEFAULTS = dict(dynamic=False, fullgraph=True)
 class SdAE(BaseSelfSupervisor):
     """A ViT student predicts, at masked patches, the features of an EMA teacher.
 
-    One step (all shapes for batch B, N patches, width C, V teacher views of L patches):
+    One step, :meth:`loss` (shapes for batch B, N patches, width C, V teacher views of L patches,
+    the first ``L_t`` of which are targets):
 
     1. ``mask_generator`` draws a :class:`MaskPlan`: the student's visible patches and the
        teacher's views (3 folds of the masked patches by default).
-    2. The ``teacher`` (same ViT, drop path 0, no gradients) encodes all ``B * V`` views in one
-       batched pass, each view its own sequence with its own cls token, ``(B * V, 1 + L, C)``;
-       the ``head`` normalizes its features per patch into the targets. The teacher runs first
-       so that its activations are freed before the student's are built (lower peak memory).
-    3. The student ``backbone`` encodes the visible patches, ``(B, 1 + N_vis, C)``; the ``neck``
-       (decoder) predicts features for all positions, ``(B, N, C)``.
-    4. The ``head`` applies the cosine loss to the predictions gathered at the target positions.
+    2. :meth:`teacher_targets`: the ``teacher`` (same ViT, drop path 0, no gradients) encodes all
+       ``B * V`` views in one batched pass, each view its own sequence with its own cls token,
+       ``(B * V, 1 + L, C)``; the ``head`` normalizes the target tokens per patch,
+       ``(B * V, L_t, C)``. The teacher runs first so that its activations are freed before the
+       student's are built (lower peak memory).
+    3. :meth:`student_predictions`: the student ``backbone`` encodes the visible patches,
+       ``(B, 1 + N_vis, C)``; the ``neck`` (decoder) predicts features for all positions,
+       ``(B, N, C)``, of which the target positions are gathered, ``(B * V, L_t, C)``.
+    4. The ``head`` applies the cosine loss to the two (:meth:`masked_loss`).
+
+    Two invariants make predictions and targets line up row by row and token by token:
+
+    - **row order** ``b * V + v``: the teacher's ``forward_tokens`` returns image ``b``'s view
+      ``v`` in row ``b * V + v``, and ``gather_tokens(pred, target_ids)`` is ``(B, V, L_t, C)``,
+      which ``flatten(0, 1)`` puts in the same order;
+    - **targets first**: :class:`MaskPlan` puts each view's target patches at its first ``L_t``
+      positions (``target_ids = view_ids[..., :L_t]``; in ``'full_image'`` mode the generator
+      places the masked patches before the visible ones), so the targets are the teacher's
+      tokens ``1 .. L_t`` (token 0 is the cls token).
 
     The teacher is a plain submodule: it is saved, resumed and broadcast with the model, and it
     only changes through :meth:`update_teacher`, which
-    :class:`~sdae_plugin.hooks.TeacherEMAHook` calls once per epoch with the scheduled momentum.
+    :class:`~sdae_plugin.hooks.TeacherEMAHook` calls (once per epoch by default) with the
+    scheduled momentum. ``tools/train.py`` refuses an SdAE config without that hook unless the
+    model says ``frozen_teacher=True``.
 
     Args:
         backbone (dict): config of the student encoder, an :class:`SdAEViT`. The teacher is
@@ -68,9 +83,9 @@ class SdAE(BaseSelfSupervisor):
             an eager run draws, and every step calls the compiled graph with tensors of the same
             shapes: it compiles once. A dict gives ``torch.compile`` options on top of
             ``dict(dynamic=False, fullgraph=True)``. Defaults to False (eager).
-        teacher (dict, optional): normally left unset. If given, it must be the backbone config
-            (up to ``drop_path_rate``/``drop_rate``): the teacher is an EMA of the student, so a
-            different architecture is an error (``ValueError`` naming the differing keys).
+        frozen_teacher (bool): the teacher never follows the student (an ablation):
+            :meth:`update_teacher` refuses to run, and a config with ``TeacherEMAHook`` is an
+            error. Defaults to False.
         pretrained (str, optional): checkpoint to initialize the whole model from.
         data_preprocessor (dict, optional): defaults to ``SelfSupDataPreprocessor``.
         init_cfg (dict | list[dict], optional): initialization config.
@@ -84,22 +99,11 @@ class SdAE(BaseSelfSupervisor):
                  teacher_init: str = 'random',
                  teacher_autocast: Optional[str] = None,
                  compile_loss: Union[bool, dict] = False,
-                 teacher: Optional[dict] = None,
+                 frozen_teacher: bool = False,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
-        if teacher_init not in TEACHER_INITS:
-            raise ValueError(f'Unknown teacher_init {teacher_init!r}; choose one of '
-                             f'{TEACHER_INITS}.')
-        if teacher_autocast is not None and teacher_autocast not in TEACHER_AUTOCAST_DTYPES:
-            raise ValueError(f'Unknown teacher_autocast {teacher_autocast!r}; choose one of '
-                             f'{tuple(TEACHER_AUTOCAST_DTYPES)} or None (follow the student).')
-        if not isinstance(compile_loss, (bool, dict)):
-            raise TypeError(f'compile_loss must be True/False or a dict of torch.compile '
-                            f'options, got {compile_loss!r}.')
-        if not isinstance(backbone, dict):
-            raise TypeError('SdAE builds its teacher from the backbone config: pass `backbone` as '
-                            f'a config dict, not {type(backbone).__name__}.')
+        _check_options(backbone, teacher_init, compile_loss)
         super().__init__(
             backbone=backbone,
             neck=neck,
@@ -107,6 +111,25 @@ class SdAE(BaseSelfSupervisor):
             pretrained=pretrained,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
+        self._check_backbone_and_neck()
+        self.teacher = MODELS.build(teacher_config(backbone)).requires_grad_(False)
+        self.teacher_init = teacher_init
+        self.teacher_autocast = teacher_autocast
+        self.teacher_dtype = None if teacher_autocast is None else autocast_dtype(
+            teacher_autocast, allowed=TEACHER_PRECISIONS, what='teacher_autocast')
+        self.frozen_teacher = bool(frozen_teacher)
+        self.mask_generator = MODELS.build(
+            mask_generator_config(mask_generator, self.backbone.num_patches))
+        # A function of (model, images, plan), not a bound method: a deep copy of the model
+        # shares it and still passes itself.
+        self._masked_loss: Callable = type(self).masked_loss
+        if compile_loss:
+            options = {**COMPILE_DEFAULTS, **(compile_loss if isinstance(compile_loss, dict)
+                                              else {})}
+            self._masked_loss = torch.compile(self._masked_loss, **options)
+
+    def _check_backbone_and_neck(self) -> None:
+        """Raise unless the backbone encodes patch subsets and the neck matches its sizes."""
         if not isinstance(self.backbone, SdAEViT):
             raise TypeError(f'SdAE needs an SdAEViT backbone (it encodes patch subsets), got '
                             f'{type(self.backbone).__name__}.')
@@ -117,36 +140,6 @@ class SdAE(BaseSelfSupervisor):
         if getattr(self.neck, 'embed_dim', width) != width:
             raise ValueError(f'neck.embed_dim={self.neck.embed_dim} but the backbone width is '
                              f'{width}: the decoder must predict features of the teacher width.')
-
-        teacher_cfg = copy.deepcopy(backbone)
-        teacher_cfg.update(drop_path_rate=0., drop_rate=0.)
-        if teacher is not None:
-            given = {**dict(teacher), 'drop_path_rate': 0., 'drop_rate': 0.}
-            diff = sorted(k for k in set(given) | set(teacher_cfg)
-                          if given.get(k) != teacher_cfg.get(k))
-            if diff:
-                raise ValueError(
-                    f'teacher differs from the student backbone in {diff} (teacher: '
-                    f'{ {k: given.get(k) for k in diff} }, backbone: '
-                    f'{ {k: teacher_cfg.get(k) for k in diff} }). SdAE\'s teacher is an EMA of '
-                    'the student and must be the same architecture; leave `teacher` unset '
-                    '(it is built from `backbone`).')
-        self.teacher = MODELS.build(teacher_cfg).requires_grad_(False)
-        self.teacher_init = teacher_init
-        self.teacher_autocast = teacher_autocast
-
-        mask_generator = dict(mask_generator)
-        if mask_generator.setdefault('num_patches', num_patches) != num_patches:
-            raise ValueError(f'mask_generator.num_patches={mask_generator["num_patches"]} but '
-                             f'the backbone has {num_patches} patches; leave it unset.')
-        self.mask_generator = MODELS.build(mask_generator)
-        # A function of (model, images, plan), not a bound method: a deep copy of the model
-        # shares it and still passes itself.
-        self._masked_loss: Callable = type(self).masked_loss
-        if compile_loss:
-            options = {**COMPILE_DEFAULTS, **(compile_loss if isinstance(compile_loss, dict)
-                                              else {})}
-            self._masked_loss = torch.compile(self._masked_loss, **options)
 
     def init_weights(self) -> None:
         """Initialize student and teacher, then start the teacher as ``teacher_init`` says."""
@@ -194,15 +187,27 @@ class SdAE(BaseSelfSupervisor):
         Returns:
             dict: as :meth:`loss`.
         """
-        target = self.teacher_targets(images, plan)  # (B*V, L_t, C)
-
-        latent = self.backbone.forward_tokens(images, plan.ids_keep[:, None])  # (B, 1+N_vis, C)
-        pred = self.neck(latent, plan.ids_restore)  # (B, N, C)
-        pred = gather_tokens(pred, plan.target_ids).flatten(0, 1)  # (B*V, L_t, C)
-
+        target = self.teacher_targets(images, plan)  # (B*V, L_t, C), first: frees its activations
+        pred = self.student_predictions(images, plan)  # (B*V, L_t, C), rows in the same order
         losses = dict(loss=self.head.loss(pred, target))
         losses.update(self.head.diagnostics(pred, target))
         return losses
+
+    def student_predictions(self, images: torch.Tensor, plan: MaskPlan) -> torch.Tensor:
+        """The student's predictions at the target positions of every view.
+
+        Args:
+            images (Tensor): ``(B, C_in, H, W)``.
+            plan (MaskPlan): the step's masks.
+
+        Returns:
+            Tensor: ``(B * V, L_t, C)``; row ``b * V + v`` is image ``b``'s view ``v``, the row
+            order of :meth:`teacher_targets`.
+        """
+        latent = self.backbone.forward_tokens(images, plan.ids_keep[:, None])  # (B, 1+N_vis, C)
+        pred = self.neck(latent, plan.ids_restore)  # (B, N, C), grid order
+        # (B, V, L_t, C) -> (B * V, L_t, C): b-major, as the teacher's B * V sequences
+        return gather_tokens(pred, plan.target_ids).flatten(0, 1)
 
     @torch.no_grad()
     def update_teacher(self, momentum: float) -> None:
@@ -218,8 +223,13 @@ class SdAE(BaseSelfSupervisor):
             momentum (float): ``m`` in [0, 1].
 
         Raises:
-            RuntimeError: if teacher and student do not have the same tensors (by name).
+            RuntimeError: if the model has ``frozen_teacher=True``, or if teacher and student do
+                not have the same tensors (by name).
         """
+        if self.frozen_teacher:
+            raise RuntimeError('update_teacher() on an SdAE with frozen_teacher=True: remove '
+                               'TeacherEMAHook from custom_hooks, or set '
+                               'model.frozen_teacher=False.')
         teacher, student = self._teacher_student_pairs()
         floats = [(t, s) for t, s in zip(teacher, student) if t.is_floating_point()]
         if floats:
@@ -250,15 +260,12 @@ class SdAE(BaseSelfSupervisor):
             plan (MaskPlan): the step's masks.
 
         Returns:
-            Tensor: ``(B * V, L_t, C)`` fp32 targets, no autograd graph.
+            Tensor: ``(B * V, L_t, C)`` fp32 targets, no autograd graph; row ``b * V + v`` is
+            image ``b``'s view ``v``.
         """
-        if self.teacher_autocast is None:
-            precision = contextlib.nullcontext()
-        else:
-            precision = torch.autocast(images.device.type,
-                                       dtype=TEACHER_AUTOCAST_DTYPES[self.teacher_autocast])
-        with precision:
+        with autocast(images.device.type, self.teacher_dtype):
             features = self.teacher.forward_tokens(images, plan.view_ids)  # (B*V, 1+L, C)
+        # token 0 is each view's cls token; the plan puts the L_t target patches first
         return self.head.construct_target(features[:, 1:1 + plan.num_targets].float())
 
     @staticmethod
@@ -269,3 +276,36 @@ class SdAE(BaseSelfSupervisor):
                                  'teacher read the same augmented image.')
             inputs = inputs[0]
         return inputs
+
+
+def _check_options(backbone: dict, teacher_init: str, compile_loss: Union[bool, dict]) -> None:
+    """Raise on SdAE arguments that no config may give (before anything is built)."""
+    if teacher_init not in TEACHER_INITS:
+        raise ValueError(f'Unknown teacher_init {teacher_init!r}; choose one of '
+                         f'{TEACHER_INITS}.')
+    if not isinstance(compile_loss, (bool, dict)):
+        raise TypeError(f'compile_loss must be True/False or a dict of torch.compile '
+                        f'options, got {compile_loss!r}.')
+    if not isinstance(backbone, dict):
+        raise TypeError('SdAE builds its teacher from the backbone config: pass `backbone` as '
+                        f'a config dict, not {type(backbone).__name__}.')
+
+
+def teacher_config(backbone: dict) -> dict:
+    """The teacher's config: the student's, without drop path and dropout."""
+    cfg = copy.deepcopy(backbone)
+    cfg.update(drop_path_rate=0., drop_rate=0.)
+    return cfg
+
+
+def mask_generator_config(mask_generator: dict, num_patches: int) -> dict:
+    """The mask generator's config with ``num_patches`` filled in from the backbone.
+
+    Raises:
+        ValueError: if the config gives another ``num_patches``.
+    """
+    cfg = dict(mask_generator)
+    if cfg.setdefault('num_patches', num_patches) != num_patches:
+        raise ValueError(f'mask_generator.num_patches={cfg["num_patches"]} but the backbone has '
+                         f'{num_patches} patches; leave it unset.')
+    return cfg

@@ -4,7 +4,7 @@ from typing import Dict
 from mmpretrain.models.utils import SelfSupDataPreprocessor
 from mmpretrain.registry import MODELS
 
-from ...datasets.batch_transforms import apply_batch_augments
+from .batch_augments import apply_batch_augments
 
 
 @MODELS.register_module()
@@ -12,7 +12,7 @@ class BatchAugmentDataPreprocessor(SelfSupDataPreprocessor):
     """MMPretrain's ``SelfSupDataPreprocessor`` (same arguments) for the batches of a
     :class:`~sdae_plugin.datasets.BatchedImagesMixin` dataset: it moves the uint8 batch
     (B, C, H, W) to the model's device, runs the dataset pipeline's augmentations on it there
-    (:func:`~sdae_plugin.datasets.apply_batch_augments`), then normalizes as its parent does.
+    (:func:`~.batch_augments.apply_batch_augments`), then normalizes as its parent does.
 
     Batches without ``'augments'`` (per-image datasets, e.g. the kNN monitor's) are handled
     exactly as by ``SelfSupDataPreprocessor``.

@@ -1,6 +1,6 @@
 """Multi-fold masking: which patches the student sees and how the teacher sees the rest."""
 import math
-from typing import NamedTuple
+from typing import NamedTuple, Tuple
 
 import torch
 from mmpretrain.registry import MODELS
@@ -31,6 +31,25 @@ class MaskPlan(NamedTuple):
     def target_ids(self) -> torch.Tensor:
         """``(B, V, num_targets)`` the patch positions that receive a teacher target."""
         return self.view_ids[..., :self.num_targets]
+
+
+REMAINDER_HINT = ('Change the values so that they divide, or set drop_remainder=True to drop the '
+                  'remainder as the released code does.')
+
+
+def _check_arguments(num_patches: int, mask_ratio: float, mode: str, num_folds: int,
+                     crop_ratio: float) -> None:
+    """Raise on values outside their ranges (before any count is derived from them)."""
+    if mode not in MODES:
+        raise ValueError(f'Unknown mask mode {mode!r}; choose one of {MODES}.')
+    if not isinstance(num_patches, int) or num_patches < 2:
+        raise ValueError(f'num_patches must be an integer >= 2, got {num_patches!r}.')
+    if not 0 < mask_ratio < 1:
+        raise ValueError(f'mask_ratio must be in (0, 1), got {mask_ratio}.')
+    if not isinstance(num_folds, int) or num_folds < 1:
+        raise ValueError(f'num_folds must be an integer >= 1, got {num_folds!r}.')
+    if not 0 < crop_ratio <= 1:
+        raise ValueError(f'crop_ratio must be in (0, 1], got {crop_ratio}.')
 
 
 def _exact_count(value: float, what: str, hint: str) -> int:
@@ -86,64 +105,65 @@ class MultiFoldMaskGenerator:
                  num_folds: int = 3,
                  crop_ratio: float = 1 / 3,
                  drop_remainder: bool = False) -> None:
-        if mode not in MODES:
-            raise ValueError(f'Unknown mask mode {mode!r}; choose one of {MODES}.')
-        if not isinstance(num_patches, int) or num_patches < 2:
-            raise ValueError(f'num_patches must be an integer >= 2, got {num_patches!r}.')
-        if not 0 < mask_ratio < 1:
-            raise ValueError(f'mask_ratio must be in (0, 1), got {mask_ratio}.')
-        if not isinstance(num_folds, int) or num_folds < 1:
-            raise ValueError(f'num_folds must be an integer >= 1, got {num_folds!r}.')
-        if not 0 < crop_ratio <= 1:
-            raise ValueError(f'crop_ratio must be in (0, 1], got {crop_ratio}.')
+        _check_arguments(num_patches, mask_ratio, mode, num_folds, crop_ratio)
         self.num_patches = num_patches
         self.mask_ratio = mask_ratio
         self.mode = mode
         self.num_folds = num_folds
         self.crop_ratio = crop_ratio
         self.drop_remainder = drop_remainder
-
-        hint = 'Change the values so that they divide, or set drop_remainder=True to drop ' \
-               'the remainder as the released code does.'
-        if drop_remainder:
-            self.num_visible = int(num_patches * (1 - mask_ratio))
-        else:
-            num_masked = _exact_count(num_patches * mask_ratio,
-                                      f'num_patches * mask_ratio ({num_patches} * {mask_ratio})',
-                                      hint)
-            self.num_visible = num_patches - num_masked
+        self.num_visible = self._count_visible()
         self.num_masked = num_patches - self.num_visible
-        if self.num_visible < 1 or self.num_masked < 1:
-            raise ValueError(f'mask_ratio={mask_ratio} with num_patches={num_patches} leaves '
-                             f'{self.num_visible} visible and {self.num_masked} masked patches; '
-                             'both must be >= 1.')
-
-        if mode == 'multi_fold':
-            if self.num_masked % num_folds and not drop_remainder:
-                raise ValueError(
-                    f'{self.num_masked} masked patches (num_patches={num_patches}, '
-                    f'mask_ratio={mask_ratio}) do not split into num_folds={num_folds} equal '
-                    f'folds. {hint}')
-            self.num_views, self.view_len = num_folds, self.num_masked // num_folds
-            if self.view_len < 1:
-                raise ValueError(f'num_folds={num_folds} is larger than the {self.num_masked} '
-                                 'masked patches: every fold needs at least one patch.')
-        elif mode == 'teacher_crop':
-            crop = self.num_masked * crop_ratio
-            if drop_remainder:
-                crop = math.floor(crop + 1e-6)
-            else:
-                crop = _exact_count(crop, f'num_masked * crop_ratio ({self.num_masked} * '
-                                    f'{crop_ratio:g})', hint)
-            if crop < 1:
-                raise ValueError(f'crop_ratio={crop_ratio:g} of {self.num_masked} masked patches '
-                                 'gives an empty teacher crop; raise crop_ratio.')
-            self.num_views, self.view_len = 1, crop
-        elif mode == 'only_masked':
-            self.num_views, self.view_len = 1, self.num_masked
-        else:  # full_image
-            self.num_views, self.view_len = 1, num_patches
+        self.num_views, self.view_len = self._view_shape()
         self.num_targets = self.num_masked if mode == 'full_image' else self.view_len
+
+    def _count_visible(self) -> int:
+        """``N_vis``: ``N - N * r`` exactly, or ``int(N * (1 - r))`` with ``drop_remainder``."""
+        if self.drop_remainder:
+            num_visible = int(self.num_patches * (1 - self.mask_ratio))
+        else:
+            num_visible = self.num_patches - _exact_count(
+                self.num_patches * self.mask_ratio,
+                f'num_patches * mask_ratio ({self.num_patches} * {self.mask_ratio})',
+                REMAINDER_HINT)
+        if not 1 <= num_visible < self.num_patches:
+            raise ValueError(f'mask_ratio={self.mask_ratio} with num_patches={self.num_patches} '
+                             f'leaves {num_visible} visible and {self.num_patches - num_visible} '
+                             'masked patches; both must be >= 1.')
+        return num_visible
+
+    def _view_shape(self) -> Tuple[int, int]:
+        """``(V, L)``: the number of teacher views and the patches in each."""
+        if self.mode == 'multi_fold':
+            if self.num_masked % self.num_folds and not self.drop_remainder:
+                raise ValueError(
+                    f'{self.num_masked} masked patches (num_patches={self.num_patches}, '
+                    f'mask_ratio={self.mask_ratio}) do not split into num_folds={self.num_folds} '
+                    f'equal folds. {REMAINDER_HINT}')
+            view_len = self.num_masked // self.num_folds
+            if view_len < 1:
+                raise ValueError(f'num_folds={self.num_folds} is larger than the '
+                                 f'{self.num_masked} masked patches: every fold needs at least '
+                                 'one patch.')
+            return self.num_folds, view_len
+        if self.mode == 'teacher_crop':
+            return 1, self._crop_size()
+        if self.mode == 'only_masked':
+            return 1, self.num_masked
+        return 1, self.num_patches  # full_image
+
+    def _crop_size(self) -> int:
+        """The patches of the teacher's one view in ``'teacher_crop'`` mode."""
+        crop = self.num_masked * self.crop_ratio
+        if self.drop_remainder:
+            crop = math.floor(crop + 1e-6)
+        else:
+            crop = _exact_count(crop, f'num_masked * crop_ratio ({self.num_masked} * '
+                                f'{self.crop_ratio:g})', REMAINDER_HINT)
+        if crop < 1:
+            raise ValueError(f'crop_ratio={self.crop_ratio:g} of {self.num_masked} masked patches '
+                             'gives an empty teacher crop; raise crop_ratio.')
+        return crop
 
     def __call__(self, batch_size: int, device: torch.device) -> MaskPlan:
         """Draw one plan for a batch.

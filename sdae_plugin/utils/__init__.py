@@ -1,3 +1,0 @@
-from .quiet_console import quiet_console
-
-__all__ = ['quiet_console']
